@@ -1,0 +1,12 @@
+"""Alembic environment of the shared stream."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from env_common import run  # noqa: E402
+
+from nvsi.models import SharedBase  # noqa: E402  (imports every model)
+
+run(SharedBase.metadata)

@@ -1,0 +1,79 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from nvsi.config import PROJECT_ROOT, load_config
+from nvsi.extensions import csrf, db, limiter, login_manager
+from nvsi.tenancy.routing import Router, enable_sqlite_transactions
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. No database query runs here: the database may not even exist yet."""
+    instance = os.environ.get("NVSI_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        "nvsi",
+        instance_path=str(instance or PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    load_config(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=app.config["PROXY_FIX_X_PROTO"]
+        )
+
+    db.init_app(app)
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        enable_sqlite_transactions(engine)
+        Path(app.config["TENANT_DIR"]).mkdir(parents=True, exist_ok=True)
+    app.extensions["nvsi.router"] = Router(engine, Path(app.config["TENANT_DIR"]))
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from nvsi import auth, errors, health, i18n, pages
+    from nvsi.api import api_bp, openapi
+    from nvsi.cli import register_cli
+    from nvsi.tenancy import web as tenancy_web
+    from tenants import register_tenant_blueprints
+
+    auth.init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    tenant_pages, tenant_api = tenancy_web.make_blueprints()
+    register_tenant_blueprints(tenant_pages, tenant_api)
+    app.register_blueprint(tenant_pages)
+    app.register_blueprint(tenant_api)
+    app.register_blueprint(api_bp)
+    openapi.init_app(app)
+    register_cli(app)
+
+    @app.teardown_request
+    def _end_unit_of_work(_exc):
+        # One request, one session: whatever it did not commit is rolled back here.
+        db.session.remove()
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        )
+        return response
+
+    return app

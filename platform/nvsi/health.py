@@ -1,0 +1,52 @@
+"""Probes: ``/healthz`` (the process answers) and ``/readyz`` (database reachable, the shared
+schema and every tenant schema at the head revision)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify
+
+from nvsi import migrate
+from nvsi.extensions import csrf, db
+from nvsi.tenancy.models import Tenant, TenantStatus
+from nvsi.tenancy.naming import schema_for_slug
+from nvsi.tenancy.routing import current_router
+
+bp = Blueprint("health", __name__)
+csrf.exempt(bp)
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness: no database access, so a slow database does not get pods killed."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """Readiness: 200 only when the database answers and every schema is at head."""
+    router = current_router()
+    try:
+        shared = migrate.shared_revision(router)
+        shared_head = migrate.head("shared")
+        if shared != shared_head:
+            return jsonify(status="not ready", shared=shared, shared_head=shared_head), 503
+        with router.shared_bind().connect() as conn:
+            schemas = [
+                schema_for_slug(slug)
+                for slug in conn.execute(
+                    sa.select(Tenant.slug).where(Tenant.status != TenantStatus.PROVISIONING)
+                ).scalars()
+            ]
+        tenant_head = migrate.head("tenant")
+        behind = sorted(
+            schema
+            for schema, revision in migrate.tenant_revisions(router, schemas).items()
+            if revision != tenant_head
+        )
+    except sa.exc.SQLAlchemyError as exc:
+        db.session.rollback()
+        return jsonify(status="not ready", error=type(exc).__name__), 503
+    if behind:
+        return jsonify(status="not ready", tenants_behind=behind), 503
+    return jsonify(status="ok", tenants=len(schemas), shared=shared, tenant=tenant_head)

@@ -1,0 +1,1 @@
+"""Tenancy: the registry of member municipalities and the routing of work to their schemas."""

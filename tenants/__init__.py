@@ -1,0 +1,13 @@
+"""The tenant level: everything a municipality stores in its own schema.
+
+Every domain package registers its pages and API views on the two tenant blueprints, which
+resolve and check the tenant before any view runs.
+"""
+
+
+def register_tenant_blueprints(pages, api) -> None:
+    """Attach every tenant domain's views to the tenant blueprints."""
+    from tenants.employers import views as employers
+
+    employers.register_pages(pages)
+    employers.register_api(api)

@@ -1,0 +1,1 @@
+"""Employers (*opdrachtgevers*): the clients who have flexible work done and pay per hour."""
