@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from nvsi.config import PROJECT_ROOT, load_config
-from nvsi.extensions import csrf, db, limiter, login_manager
+from nvsi.extensions import csrf, db, login_manager
 from nvsi.tenancy.routing import Router, enable_sqlite_transactions
 
 
@@ -39,7 +39,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
-    limiter.init_app(app)
 
     from nvsi import auth, errors, health, i18n, pages
     from nvsi.api import api_bp, openapi

@@ -1,8 +1,6 @@
 """Flask extensions, created here and attached in the app factory with ``init_app``."""
 
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
@@ -14,6 +12,4 @@ from nvsi.tenancy.routing import RoutingSession
 db = SQLAlchemy(model_class=SharedBase, session_options={"class_": RoutingSession})
 login_manager = LoginManager()
 csrf = CSRFProtect()
-#: Limits are declared where they apply (login); storage from RATELIMIT_STORAGE_URI.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()

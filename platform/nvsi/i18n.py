@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, redirect, request
+from flask_babel import get_locale
 from flask_login import current_user
 
 from nvsi.extensions import babel
@@ -21,6 +22,7 @@ def select_locale() -> str:
 
 def init_app(app) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
 
     @app.post("/taal")
     def set_language():

@@ -21,7 +21,7 @@ def build_spec(app) -> dict:
         title="NVSI platform API",
         version="1",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        plugins=[MarshmallowPlugin()],
         info={"description": "Flextensie: shared NVSI level and per-municipality (tenant) level."},
         servers=[{"url": "/"}],
     )
@@ -71,11 +71,6 @@ def build_spec(app) -> dict:
         path = _RULE_ARG.sub(lambda m: "{" + m["name"] + "}", rule.rule)
         spec.path(path=path, operations=operations, parameters=parameters)
     return spec.to_dict()
-
-
-def _schema_name(schema) -> str:
-    cls = schema if isinstance(schema, type) else type(schema)
-    return cls.__name__
 
 
 def init_app(app) -> None:

@@ -9,22 +9,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from nvsi.auth import services
+from nvsi.auth.throttle import LoginThrottle
 from nvsi.errors import problem
-from nvsi.extensions import db, limiter, login_manager
+from nvsi.extensions import db, login_manager
 
 bp = Blueprint("auth", __name__)
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _account_limit() -> str:
-    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
-
-
-def _account_key() -> str:
-    return "login:" + services.normalise_email(request.form.get("email", ""))
+def _throttle() -> LoginThrottle:
+    return current_app.extensions["nvsi.login_throttle"]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -38,24 +31,30 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"])
 def login():
-    """Log in with e-mail and password."""
+    """Log in with e-mail and password; attempts are throttled per address and per account."""
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("pages.home"))
     email = request.form.get("email", "")
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = services.authenticate(db.session, email, request.form.get("password", ""))
-        if user is None:
-            error = _("E-mailadres of wachtwoord onjuist.")
+        address, account = request.remote_addr or "-", services.normalise_email(email)
+        throttle = _throttle()
+        if not throttle.allowed(address, account):
+            wait = throttle.retry_after(address, account)
+            error = _("Te veel inlogpogingen. Probeer het over %(seconds)s seconden opnieuw.", seconds=wait)
+            status, headers = 429, {"Retry-After": str(wait)}
         else:
-            db.session.commit()
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
-    status = 401 if error else 200
-    return render_template("auth/login.html", email=email, error=error), status
+            throttle.attempt(address)
+            user = services.authenticate(db.session, email, request.form.get("password", ""))
+            if user is None:
+                throttle.failure(account)
+                error, status = _("E-mailadres of wachtwoord onjuist."), 401
+            else:
+                db.session.commit()
+                login_user(user)
+                return redirect(_safe_next(request.args.get("next")) or url_for("pages.home"))
+    return render_template("auth/login.html", email=email, error=error), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
@@ -69,6 +68,11 @@ def logout():
 
 def init_app(app):
     app.register_blueprint(bp)
+    app.extensions["nvsi.login_throttle"] = LoginThrottle(
+        app.config["RATELIMIT_STORAGE_URI"],
+        app.config["LOGIN_RATE_LIMIT"],
+        app.config["LOGIN_ACCOUNT_RATE_LIMIT"],
+    )
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader

@@ -28,7 +28,7 @@ def resolve_request_tenant(slug: str) -> TenantRef:
         schema = schema_for_slug(slug)
     except InvalidSlug:
         abort(404)
-    bind_tenant(db.session, schema)
+    bind_tenant(db.session(), schema)
     if not current_user.is_authenticated:
         abort(login_manager.unauthorized())
     tenant = accessible_tenant(db.session, current_user._get_current_object(), slug)
