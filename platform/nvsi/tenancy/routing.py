@@ -258,7 +258,12 @@ def for_each_tenant(
     from nvsi.tenancy.services import active_tenants
 
     if tenants is None:
-        tenants = active_tenants(db.session)
+        # A short session of its own: no connection stays checked out for the whole job.
+        listing = RoutingSession(db, router=router)
+        try:
+            tenants = active_tenants(listing)
+        finally:
+            listing.close()
     results: dict[str, T] = {}
     for tenant in tenants:
         with tenant_session(db, tenant, router=router) as session:
