@@ -7,6 +7,7 @@ Browser sessions authenticate with the session cookie and send the CSRF token in
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -18,10 +19,12 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 def json_body() -> dict:
     """The request's JSON object; 415 if it is not JSON, 400 if it is not an object."""
     if not request.is_json:
-        abort(problem(415, "unsupported_media_type", "Stuur JSON (Content-Type: application/json)."))
+        abort(problem(
+            415, "unsupported_media_type", _("Stuur JSON (Content-Type: application/json).")
+        ))
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        abort(problem(400, "bad_request", "De body moet een JSON-object zijn."))
+        abort(problem(400, "bad_request", _("De body moet een JSON-object zijn.")))
     return data
 
 
