@@ -64,7 +64,7 @@ def test_savepoint_rollback_keeps_the_rest(tenant_session):
     savepoint.rollback()
     names = session.scalars(sa.select(Employer.name).order_by(Employer.id)).all()
     assert names == ["Alfa Bouw B.V.", "Blijft"]
-    assert kept.id == 2
+    assert session.get(Employer, kept.id).name == "Blijft"
 
 
 def test_commit_then_refresh_reads_the_same_tenant(tenant_session):
@@ -73,7 +73,7 @@ def test_commit_then_refresh_reads_the_same_tenant(tenant_session):
     session.commit()  # expires every attribute: the next read goes back to the database
     assert employer.name == "Nieuw in Beta"
     session.refresh(employer)
-    assert employer.id == 2 and employer.city == "Utrecht"
+    assert employer.city == "Utrecht"
     assert tenant_session("alpha").get(Employer, employer.id) is None
 
 
