@@ -96,7 +96,7 @@ def _build(backend: str, instance: Path) -> Database:
         for slug, name in (("alpha", "Alfa Bouw B.V."), ("beta", "Beta Zorg B.V.")):
             session = RoutingSession(db)
             bind_tenant(session, tenants[slug].schema)
-            employer = create_employer(session, employer_data(name=name))
+            employer = create_employer(session, employer_data(name=name, kvk_number="10000001"))
             assert employer.id == 1  # the same id in both tenants, on purpose
             session.commit()
             session.close()

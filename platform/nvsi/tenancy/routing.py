@@ -83,21 +83,22 @@ class Router:
         self.tenant_dir = tenant_dir
         self._binds: dict[str, sa.Engine] = {}
         self._lock = threading.Lock()
-        if self.is_sqlite:
-            # Shared tables are declared in schema "nvsi"; on SQLite that is the main file.
-            self._shared = engine.execution_options(schema_translate_map={SHARED_SCHEMA: None})
-        else:
-            self._shared = engine
+        # On SQLite the shared tables (schema "nvsi") live in the main file.
+        self._shared = engine.execution_options(schema_translate_map=self.translate_map(None))
 
     # -- maps -------------------------------------------------------------------------------
     def translate_map(self, schema: str | None) -> dict[str | None, str | None]:
-        """The ``schema_translate_map`` for a tenant schema (or the shared level for None)."""
-        mapping: dict[str | None, str | None] = {}
-        if self.is_sqlite:
-            mapping[SHARED_SCHEMA] = None
+        """The ``schema_translate_map`` for a tenant schema (or the shared level for None).
+
+        Every map of an engine has the same keys: SQLAlchemy caches one compiled form per
+        statement and refuses a map whose keys differ from the one it was compiled with. On the
+        shared level tenant tables map to no schema, where none exist: they fail loudly.
+        """
         if schema is not None:
             slug_for_schema(schema)  # validates
-            mapping[None] = schema
+        mapping: dict[str | None, str | None] = {None: schema}
+        if self.is_sqlite:
+            mapping[SHARED_SCHEMA] = None
         return mapping
 
     # -- binds ------------------------------------------------------------------------------
