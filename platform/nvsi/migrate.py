@@ -55,7 +55,7 @@ def head(stream: str) -> str:
     return heads[0]
 
 
-def _run(stream: str, connection: sa.Connection, schema: str | None, action: Callable) -> None:
+def run_alembic(stream: str, connection: sa.Connection, schema: str | None, action: Callable) -> None:
     """Run an Alembic command on ``connection`` for the shared level or one tenant schema."""
     cfg = alembic_config(stream)
     cfg.attributes["connection"] = connection
@@ -96,21 +96,21 @@ def upgrade_shared(router: Router, revision: str = "head") -> None:
     """Bring the shared schema to ``revision``."""
     engine = shared_migration_engine(router)
     with engine.begin() as conn:
-        _run("shared", conn, None, lambda cfg: command.upgrade(cfg, revision))
+        run_alembic("shared", conn, None, lambda cfg: command.upgrade(cfg, revision))
 
 
 def upgrade_tenant(router: Router, schema: str, revision: str = "head") -> None:
     """Bring one tenant schema to ``revision``, in one transaction."""
     engine = tenant_migration_engine(router, schema)
     with engine.begin() as conn:
-        _run("tenant", conn, schema, lambda cfg: command.upgrade(cfg, revision))
+        run_alembic("tenant", conn, schema, lambda cfg: command.upgrade(cfg, revision))
 
 
 def downgrade_tenant(router: Router, schema: str, revision: str) -> None:
     """Take one tenant schema back to ``revision``."""
     engine = tenant_migration_engine(router, schema)
     with engine.begin() as conn:
-        _run("tenant", conn, schema, lambda cfg: command.downgrade(cfg, revision))
+        run_alembic("tenant", conn, schema, lambda cfg: command.downgrade(cfg, revision))
 
 
 def create_tenant_schema(router: Router, schema: str) -> None:
@@ -126,7 +126,7 @@ def create_tenant_schema(router: Router, schema: str) -> None:
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted_schema(schema)}")
             conn = conn.execution_options(schema_translate_map={None: schema})
         TenantBase.metadata.create_all(conn)
-        _run("tenant", conn, schema, lambda cfg: command.stamp(cfg, "head"))
+        run_alembic("tenant", conn, schema, lambda cfg: command.stamp(cfg, "head"))
 
 
 def drop_tenant_schema(router: Router, schema: str) -> None:
@@ -148,7 +148,7 @@ def create_shared_schema(router: Router) -> None:
         else:
             conn = conn.execution_options(schema_translate_map={SHARED_SCHEMA: None})
         SharedBase.metadata.create_all(conn)
-        _run("shared", conn, None, lambda cfg: command.stamp(cfg, "head"))
+        run_alembic("shared", conn, None, lambda cfg: command.stamp(cfg, "head"))
 
 
 # -- state ----------------------------------------------------------------------------------------
