@@ -202,4 +202,22 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: "postgresql" in item.nodeid)
 
 
-__all__ = ["employer_data", "sa"]
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_app(request, tmp_path):
+    """An app on a new, empty database (nothing migrated), for commands that build one."""
+    config = {
+        "TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+        "SESSION_COOKIE_SECURE": False,
+    }
+    if request.param == "postgresql":
+        config["DATABASE_URL"] = support.create_pg_database()
+    app = create_app(config)
+    app.config["BACKEND"] = request.param
+    yield app
+    app.extensions["nvsi.router"].dispose()
+    with app.app_context():
+        db.engine.dispose()
+    if request.param == "postgresql":
+        support.drop_pg_database(config["DATABASE_URL"])

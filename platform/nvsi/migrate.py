@@ -15,8 +15,9 @@ every tenant either fully at the old or fully at the new revision, and a re-run 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -209,36 +210,54 @@ class TenantMigrationOutcome:
     error: str | None = None
 
 
+def _upgrade_in_worker(url: str, tenant_dir: str | None, schema: str) -> str | None:
+    """Worker process: upgrade one tenant with an engine of its own; returns an error or None."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        upgrade_tenant(Router(engine, Path(tenant_dir) if tenant_dir else None), schema)
+    except Exception as exc:  # reported to the parent, which goes on with the next tenant
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        engine.dispose()
+    return None
+
+
 def upgrade_tenants(
     router: Router,
     schemas: list[str],
     jobs: int = 1,
     progress: Callable[[TenantMigrationOutcome], None] | None = None,
 ) -> list[TenantMigrationOutcome]:
-    """Upgrade every tenant that is not at head; bounded parallelism; failures are collected.
+    """Upgrade every tenant that is not at head; failures are collected, not fatal.
 
     Resumable: tenants already at head are skipped, so re-running after a crash or a failure
-    continues where the last run stopped.
+    continues where the last run stopped. Parallel runs use worker *processes*: Alembic's
+    ``op`` and ``context`` are process-wide, so two migrations cannot share a process.
     """
     target = head("tenant")
     before = tenant_revisions(router, schemas)
     todo = [s for s in schemas if before[s] != target]
-    if router.is_sqlite:
-        jobs = 1
     outcomes: list[TenantMigrationOutcome] = []
 
-    def one(schema: str) -> TenantMigrationOutcome:
-        outcome = TenantMigrationOutcome(schema, before[schema])
-        try:
-            upgrade_tenant(router, schema)
-        except Exception as exc:  # reported, and the run goes on with the next tenant
-            outcome.error = f"{type(exc).__name__}: {exc}"
-        return outcome
+    def record(outcome: TenantMigrationOutcome) -> None:
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in as_completed([pool.submit(one, s) for s in todo]):
-            outcome = future.result()
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome)
+    if router.is_sqlite or jobs <= 1 or len(todo) <= 1:
+        for schema in todo:
+            outcome = TenantMigrationOutcome(schema, before[schema])
+            try:
+                upgrade_tenant(router, schema)
+            except Exception as exc:  # reported, and the run goes on with the next tenant
+                outcome.error = f"{type(exc).__name__}: {exc}"
+            record(outcome)
+        return outcomes
+
+    url = router.engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_upgrade_in_worker, url, None, s): s for s in todo}
+        for future in as_completed(futures):
+            schema = futures[future]
+            record(TenantMigrationOutcome(schema, before[schema], future.result()))
     return outcomes

@@ -57,12 +57,14 @@ def register_api(bp):
           tags: [employers]
           summary: List employers (opdrachtgevers)
           parameters:
-          - {in: query, name: q, schema: {type: string}, description: Search name, KvK number, city}
+          - {in: query, name: q, schema: {type: string}, description: 'Search in name, KvK number and city'}
           - {in: query, name: archived, schema: {type: boolean}, description: Archived instead of active}
           - {in: query, name: page, schema: {type: integer, minimum: 1}}
           - {in: query, name: per_page, schema: {type: integer, minimum: 1}}
           responses:
-            200: {content: {application/json: {schema: EmployerPageSchema}}}
+            200:
+              description: OK
+              content: {application/json: {schema: EmployerPageSchema}}
             404: {$ref: '#/components/responses/NotFound'}
             422: {$ref: '#/components/responses/Invalid'}
         """
@@ -83,7 +85,9 @@ def register_api(bp):
           summary: Create an employer
           requestBody: {required: true, content: {application/json: {schema: EmployerArgs}}}
           responses:
-            201: {content: {application/json: {schema: EmployerSchema}}}
+            201:
+              description: Created
+              content: {application/json: {schema: EmployerSchema}}
             409: {$ref: '#/components/responses/Conflict'}
             422: {$ref: '#/components/responses/Invalid'}
         """
@@ -105,7 +109,9 @@ def register_api(bp):
           tags: [employers]
           summary: Get an employer
           responses:
-            200: {content: {application/json: {schema: EmployerSchema}}}
+            200:
+              description: OK
+              content: {application/json: {schema: EmployerSchema}}
             404: {$ref: '#/components/responses/NotFound'}
         """
         return EmployerSchema().dump(_load_employer(employer_id))
@@ -120,7 +126,9 @@ def register_api(bp):
           summary: Change an employer
           requestBody: {required: true, content: {application/json: {schema: EmployerUpdateArgs}}}
           responses:
-            200: {content: {application/json: {schema: EmployerSchema}}}
+            200:
+              description: OK
+              content: {application/json: {schema: EmployerSchema}}
             404: {$ref: '#/components/responses/NotFound'}
             409: {$ref: '#/components/responses/Conflict'}
             422: {$ref: '#/components/responses/Invalid'}
@@ -144,7 +152,9 @@ def register_api(bp):
           tags: [employers]
           summary: Archive an employer
           responses:
-            200: {content: {application/json: {schema: EmployerSchema}}}
+            200:
+              description: OK
+              content: {application/json: {schema: EmployerSchema}}
             404: {$ref: '#/components/responses/NotFound'}
         """
         employer = services.archive_employer(db.session, _load_employer(employer_id))
@@ -160,7 +170,9 @@ def register_api(bp):
           tags: [employers]
           summary: Restore an archived employer
           responses:
-            200: {content: {application/json: {schema: EmployerSchema}}}
+            200:
+              description: OK
+              content: {application/json: {schema: EmployerSchema}}
             404: {$ref: '#/components/responses/NotFound'}
         """
         employer = services.restore_employer(db.session, _load_employer(employer_id))

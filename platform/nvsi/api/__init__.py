@@ -44,6 +44,7 @@ def session_info():
       summary: The current session and its CSRF token
       responses:
         200:
+          description: OK
           content:
             application/json:
               schema:
