@@ -35,9 +35,24 @@ def _titles() -> dict[int, str]:
         404: _("Niet gevonden"),
         405: _("Methode niet toegestaan"),
         409: _("Conflict"),
+        413: _("Te groot"),
+        415: _("Verkeerd formaat"),
         422: _("Ongeldige invoer"),
         429: _("Te veel pogingen"),
         500: _("Er ging iets mis"),
+    }
+
+
+def _details() -> dict[int, str]:
+    return {
+        400: _("Het verzoek kon niet worden verwerkt."),
+        401: _("Inloggen is vereist."),
+        403: _("U heeft geen toegang tot deze functie."),
+        404: _("Deze pagina of dit object bestaat niet, of u heeft er geen toegang toe."),
+        405: _("Deze methode is hier niet toegestaan."),
+        413: _("Het verzoek is te groot."),
+        415: _("Dit formaat wordt niet ondersteund."),
+        429: _("Te veel pogingen. Wacht even en probeer het opnieuw."),
     }
 
 
@@ -98,10 +113,4 @@ def init_app(app):
 
 
 def _detail(status: int, exc: HTTPException) -> str:
-    if status == 404:
-        return _("Deze pagina of dit object bestaat niet, of u heeft er geen toegang toe.")
-    if status == 429:
-        return _("Te veel pogingen. Wacht even en probeer het opnieuw.")
-    if status == 405:
-        return _("Deze methode is hier niet toegestaan.")
-    return exc.description or ""
+    return _details().get(status) or _("Er ging iets mis.")
