@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from nvsi import create_app, migrate
 from nvsi.auth.models import Role

@@ -3,6 +3,8 @@ editing with optimistic locking, archiving, lists."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import employer_data
@@ -136,6 +138,14 @@ def test_page_form_keeps_what_was_typed_and_says_what_is_wrong(client, token):
     assert 'value="Typed Name B.V."' in html and 'value="12"' in html
     assert 'aria-invalid="true"' in html and "precies 8 cijfers" in html
     assert 'href="#kvk_number"' in html  # the error summary links to the field
+    summary = re.findall(r'<li><a href="#(\w+)">', html)
+    assert summary == ["kvk_number"]
+
+
+def test_page_error_summary_follows_the_form_order(client, token):
+    html = client.post("/g/alpha/opdrachtgevers/nieuw", data={"csrf_token": token}).get_data(as_text=True)
+    summary = re.findall(r'<li><a href="#(\w+)">', html)
+    assert summary == ["name", "kvk_number", "street_address", "postal_code", "city", "contact_email"]
 
 
 def test_page_create_edit_archive_restore(client, token):

@@ -43,6 +43,12 @@ class Args(Schema):
         raise ValidationError(_translate(error.messages), data=data, valid_data=error.valid_data)
 
 
+def ordered_errors(errors: dict, schema: Schema) -> dict:
+    """Field errors in the order the schema declares its fields (the order of the form)."""
+    order = list(schema.fields)
+    return dict(sorted(errors.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
 class OptionalText(fields.String):
     """Text where an empty string means "not given" (stored as None)."""
 

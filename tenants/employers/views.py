@@ -3,7 +3,7 @@ service, commit, dump or render. The tenant comes from the URL (see nvsi.tenancy
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from marshmallow import ValidationError
@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from nvsi.api import json_body, page_size
 from nvsi.errors import problem
 from nvsi.extensions import db
+from nvsi.schemas import ordered_errors
 from tenants.employers import services
 from tenants.employers.schemas import (
     EmployerArgs,
@@ -208,7 +209,7 @@ def register_pages(bp):
             try:
                 employer = services.create_employer(db.session, EmployerArgs().load(form))
             except ValidationError as exc:
-                errors = exc.messages
+                errors = ordered_errors(exc.messages, EmployerArgs())
             except services.EmployerConflict as exc:
                 errors = {exc.field: [_CONFLICTS[exc.code]()]}
             else:
@@ -232,7 +233,7 @@ def register_pages(bp):
                 version = data.pop("version")
                 services.update_employer(db.session, employer, data, version)
             except ValidationError as exc:
-                errors = exc.messages
+                errors = ordered_errors(exc.messages, EmployerUpdateArgs())
             except services.EmployerConflict as exc:
                 errors = {exc.field: [_CONFLICTS[exc.code]()]}
             else:
