@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user
-
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from nvsi.auth.models import Role
 from nvsi.extensions import db

@@ -10,7 +10,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.yaml_utils import load_operations_from_docstring
 from flask import current_app, jsonify
 
-
 _RULE_ARG = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
