@@ -176,3 +176,21 @@ def test_page_duplicate_kvk_is_shown_at_the_field(client, token):
     response = client.post("/g/alpha/opdrachtgevers/nieuw", data=data)
     assert response.status_code == 422
     assert "al een opdrachtgever met dit KvK-nummer" in response.get_data(as_text=True)
+
+
+def test_navigation_per_role(client, login):
+    login("staff@alphagamma.test")
+    html = client.get("/g/alpha/opdrachtgevers").get_data(as_text=True)
+    nav = html[html.index("<nav"):html.index("</nav>")]
+    assert "Gemeente Alfa" in nav and "Gemeente Gamma" in nav and "Alle gemeenten" not in nav
+    assert 'href="/g/alpha/opdrachtgevers" aria-current="page"' in nav
+
+
+def test_backoffice_navigation_does_not_list_every_municipality(client, login):
+    login("backoffice@nvsi.test")
+    html = client.get("/g/beta/opdrachtgevers").get_data(as_text=True)
+    nav = html[html.index("<nav"):html.index("</nav>")]
+    assert "Alle gemeenten" in nav and "Gemeente Beta" in nav
+    assert "Gemeente Alfa" not in nav and "Gemeente Gamma" not in nav
+    overview = client.get("/").get_data(as_text=True)
+    assert all(name in overview for name in ("Gemeente Alfa", "Gemeente Beta", "Gemeente Gamma"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -24,16 +24,31 @@ def home():
     return render_template("home.html", tenants=tenants)
 
 
+#: Above this many tenants the header links to the overview instead of listing them.
+MAX_TENANTS_IN_NAV = 5
+
+
 @bp.app_context_processor
 def _navigation():
-    """The municipalities in the navigation, for the logged-in user."""
+    """The header navigation, per role: municipality users see their municipalities; the
+    backoffice (which can open every municipality) gets the overview and the one it is in."""
 
-    def nav_tenants():
+    def nav_items() -> list[tuple[str, str, bool]]:
         if not current_user.is_authenticated:
             return []
-        return user_tenants(db.session, current_user._get_current_object())
+        current = g.tenant.slug if "tenant" in g else None
+        tenants = user_tenants(db.session, current_user._get_current_object())
+        if len(tenants) > MAX_TENANTS_IN_NAV or current_user.role is Role.BACKOFFICE:
+            items = [(url_for("pages.home"), _("Alle gemeenten"), request.endpoint == "pages.home")]
+            tenants = [t for t in tenants if t.slug == current]
+        else:
+            items = []
+        items += [
+            (url_for("tenant.employers", tenant_slug=t.slug), t.name, t.slug == current) for t in tenants
+        ]
+        return items
 
-    return {"nav_tenants": nav_tenants, "role_label": role_label}
+    return {"nav_items": nav_items, "role_label": role_label}
 
 
 def role_label(role: Role) -> str:
