@@ -48,7 +48,21 @@ def snapshot(conn: sa.Connection, schema: str | None) -> dict:
             "columns": columns, "pk": (pk["name"], tuple(pk["constrained_columns"])),
             "fks": fks, "indexes": indexes, "uniques": uniques, "checks": checks,
         }
+    if result:
+        result["(triggers)"] = triggers(conn, schema)
     return result
+
+
+def triggers(conn: sa.Connection, schema: str | None) -> list[tuple[str, str]]:
+    """(trigger, table) pairs: the append-only guarantees are part of the schema too."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(sa.text(
+            "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON t.tgrelid = c.oid "
+            "JOIN pg_namespace n ON c.relnamespace = n.oid WHERE NOT t.tgisinternal AND n.nspname = :s"
+        ), {"s": schema})
+    else:
+        rows = conn.execute(sa.text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"))
+    return sorted(tuple(r) for r in rows)
 
 
 def sqlite_engine(path: Path) -> sa.Engine:

@@ -69,3 +69,39 @@ class TenantBase(DeclarativeBase):
     """Base of the models stored once per municipality, in that tenant's own schema."""
 
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def append_only_ddl(dialect: str, table: str, schema: str | None) -> list[str]:
+    """Statements that make ``table`` refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+
+    Enforced by the database, so no code path (nor a hand-typed statement) can rewrite history.
+    Migrations carry a frozen copy of these statements.
+    """
+    if dialect == "postgresql":
+        qualified = f'"{schema}"."{table}"' if schema else f'"{table}"'
+        function = f'"{schema}".nvsi_append_only' if schema else "nvsi_append_only"
+        return [
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'table % is append-only: % refused', TG_TABLE_NAME, TG_OP; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {qualified} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {qualified} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        ]
+    prefix = f'"{schema}".' if schema else ""
+    return [
+        f"CREATE TRIGGER {prefix}{table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: UPDATE refused'); END",
+        f"CREATE TRIGGER {prefix}{table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: DELETE refused'); END",
+    ]
+
+
+def append_only(table: sa.Table) -> None:
+    """Have ``create_all`` install the append-only triggers of ``table`` (see above)."""
+
+    @sa.event.listens_for(table, "after_create")
+    def _install(target, connection, **_kw):
+        schema = connection.schema_for_object(target)
+        for statement in append_only_ddl(connection.dialect.name, target.name, schema):
+            connection.execute(sa.text(statement))
