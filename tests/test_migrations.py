@@ -116,14 +116,14 @@ def _both(database, tmp_path, stream: str, metadata: sa.MetaData, translate_from
 def test_tenant_migrations_give_exactly_the_models(database, tmp_path):
     by_migrations, by_models = _both(database, tmp_path, "tenant", TenantBase.metadata, None)
     assert by_migrations == by_models
-    assert set(by_models) == set(TenantBase.metadata.tables)
+    assert set(by_models) - {"(triggers)"} == set(TenantBase.metadata.tables)
 
 
 def test_shared_migrations_give_exactly_the_models(database, tmp_path):
     # PostgreSQL: the session database's nvsi schema was built by the shared migrations.
     by_migrations, by_models = _both(database, tmp_path, "shared", SharedBase.metadata, SHARED_SCHEMA)
     assert by_migrations == by_models
-    assert set(by_models) == {t.name for t in SharedBase.metadata.tables.values()}
+    assert set(by_models) - {"(triggers)"} == {t.name for t in SharedBase.metadata.tables.values()}
 
 
 @pytest.mark.parametrize("stream", migrate.STREAMS)
