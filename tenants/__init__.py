@@ -11,3 +11,10 @@ def register_tenant_blueprints(pages, api) -> None:
 
     employers.register_pages(pages)
     employers.register_api(api)
+
+
+def initialise_tenant(session) -> None:
+    """Give a new tenant's schema its default rows (session bound to that tenant)."""
+    from tenants.frameworks.services import initialise
+
+    initialise(session)

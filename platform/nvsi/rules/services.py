@@ -76,8 +76,8 @@ def shared_rules_on(session: Session, on: dt.date) -> dict[str, RuleInForce]:
     result: dict[str, RuleInForce] = {}
     for value, parameter, number, effective_from in rows:  # later rows win
         result[parameter.key] = RuleInForce(
-            parameter.key, _normalise(value, parameter.kind), parameter.kind, parameter.unit,
-            number, effective_from, "shared", _normalise(value, parameter.kind),
+            parameter.key, normalise(value, parameter.kind), parameter.kind, parameter.unit,
+            number, effective_from, "shared", normalise(value, parameter.kind),
         )
     return result
 
@@ -126,11 +126,11 @@ def check_bounds(parameter: RuleParameter, value: Decimal, field: str) -> list[V
     if parameter.min_value is not None and value < parameter.min_value:
         return [violation("below_minimum", field, parameter.key, None,
                           "%(rule)s moet ten minste %(bound)s zijn.",
-                          rule=parameter.key, bound=_normalise(parameter.min_value, parameter.kind))]
+                          rule=parameter.key, bound=normalise(parameter.min_value, parameter.kind))]
     if parameter.max_value is not None and value > parameter.max_value:
         return [violation("above_maximum", field, parameter.key, None,
                           "%(rule)s mag ten hoogste %(bound)s zijn.",
-                          rule=parameter.key, bound=_normalise(parameter.max_value, parameter.kind))]
+                          rule=parameter.key, bound=normalise(parameter.max_value, parameter.kind))]
     return []
 
 
@@ -196,7 +196,7 @@ def _check_contribution_split(session: Session, on: dt.date, new: dict[str, Deci
     return []
 
 
-def _normalise(value: Decimal, kind: ValueKind) -> Decimal:
+def normalise(value: Decimal, kind: ValueKind) -> Decimal:
     """The value with exactly the places of its kind (12.3000 → 12.30, 2.0000 → 2)."""
     places = PLACES[kind]
     if kind is ValueKind.DECIMAL:

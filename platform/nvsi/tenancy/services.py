@@ -104,8 +104,24 @@ def provision_tenant(session: Session, router: Router, slug: str) -> TenantRef:
         migrate.create_tenant_schema(router, tenant.schema)
     elif revision != migrate.head("tenant"):
         migrate.upgrade_tenant(router, tenant.schema)
+    router.forget(tenant.schema)
+    _initialise(router, tenant)
     if tenant.status is TenantStatus.PROVISIONING:
         tenant.status = TenantStatus.ACTIVE
     session.commit()
-    router.forget(tenant.schema)
     return tenant_ref(tenant)
+
+
+def _initialise(router: Router, tenant: Tenant) -> None:
+    """The tenant's default rows (idempotent, so a resumed provisioning gets them too)."""
+    from nvsi.extensions import db
+    from nvsi.tenancy.routing import RoutingSession, bind_tenant
+    from tenants import initialise_tenant
+
+    session = RoutingSession(db, router=router)
+    try:
+        bind_tenant(session, tenant.schema)
+        initialise_tenant(session)
+        session.commit()
+    finally:
+        session.close()

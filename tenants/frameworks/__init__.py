@@ -1,0 +1,1 @@
+"""Local frameworks (*lokale uitvoeringskaders*): a municipality's own rules within the shared set."""
