@@ -1,24 +1,131 @@
-"""gunicorn settings for the NVSI platform: `gunicorn -c config/gunicorn.conf.py wsgi:app`.
+"""gunicorn settings for the NVSI platform: ``gunicorn -c config/gunicorn.conf.py wsgi:app``.
 
-Every value can be set from the environment (GUNICORN_*), so the Helm chart and the quick start
-use the same file.
+Every value comes from an environment variable ``GUNICORN_*`` (read through :func:`env`, which
+``python -m nvsi.configdoc`` also reads to write docs/configuration.md), so the quick start, the
+container image and the Helm chart use this one file.
+
+* Workers are processes, each with a few threads (``gthread``): threads serve slow clients and
+  I/O waits, processes use the CPUs. In a container set ``GUNICORN_WORKERS`` explicitly: the CPU
+  count of the node is not the pod's CPU limit.
+* Graceful: on SIGTERM (a rolling update) and SIGHUP (reload) workers finish their requests for
+  up to ``GUNICORN_GRACEFUL_TIMEOUT`` seconds; workers are also replaced after
+  ``GUNICORN_MAX_REQUESTS`` requests (with jitter) so slow leaks cannot build up.
+* Logs: gunicorn's error log and access log are JSON lines like the app's (nvsi.observability).
+* Metrics: the workers write to ``PROMETHEUS_MULTIPROC_DIR``; the master serves the sum of all
+  workers on ``GUNICORN_METRICS_BIND`` (a port of its own, never the public one).
 """
 
 import multiprocessing
 import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# The project's source root, so nvsi.observability is importable without an installed package.
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT / "platform") not in sys.path:
+    sys.path.insert(0, str(_ROOT / "platform"))
+
+
+def env(name: str, default: str, doc: str) -> str:
+    """The setting ``GUNICORN_<name>`` from the environment, or ``default``. ``doc`` is for the docs."""
+    return os.environ.get("GUNICORN_" + name, default)
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("", "0", "false", "no", "off")
+
+
+# -- serving ------------------------------------------------------------------------------------
+bind = env("BIND", "127.0.0.1:8000", "Address and port to serve on (0.0.0.0:8000 in the container).")
+workers = int(env("WORKERS", str(min(2 * multiprocessing.cpu_count() + 1, 8)),
+                  "Worker processes. Default: 2 × CPUs + 1, at most 8; set it in containers."))
+threads = int(env("THREADS", "2", "Threads per worker (gthread): requests a worker serves at once."))
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
-# Replace workers now and then so that slow leaks cannot accumulate; jitter avoids a stampede.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "2000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "200"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+timeout = int(env("TIMEOUT", "30", "Seconds a worker may be silent before it is killed and replaced."))
+graceful_timeout = int(env("GRACEFUL_TIMEOUT", "30",
+                           "Seconds workers get to finish their requests on SIGTERM or SIGHUP."))
+keepalive = int(env("KEEPALIVE", "5",
+                    "Seconds an idle keep-alive connection stays open. Behind a proxy: longer than the "
+                    "proxy's upstream idle timeout (the chart uses 75 for ingress-nginx's 60)."))
+max_requests = int(env("MAX_REQUESTS", "2000", "Requests after which a worker is replaced (0: never)."))
+max_requests_jitter = int(env("MAX_REQUESTS_JITTER", "200",
+                              "Random extra to MAX_REQUESTS, so workers are not all replaced at once."))
+# Heartbeat files of the workers; /dev/shm avoids a slow disk (tmp dir of the system if empty).
+worker_tmp_dir = env("WORKER_TMP_DIR", "", "Folder of the workers' heartbeat files (/dev/shm in "
+                                           "containers; empty: the system's temp folder).") or None
+# Code is loaded in each worker (not preloaded), so SIGHUP reloads new code without a restart.
+preload_app = False
+# gunicorn's control socket (gunicornc) lives in $HOME, which a read-only container cannot write.
+control_socket_disable = not _flag(env("CONTROL_SOCKET", "off",
+                                       "gunicorn's control socket for gunicornc: on or off."))
+
+# -- behind a proxy -----------------------------------------------------------------------------
+# X-Forwarded-Proto and friends are trusted only from these addresses (the ingress), never from
+# anyone. The app trusts X-Forwarded-For/-Proto through ProxyFix (NVSI_PROXY_FIX_X_FOR/_X_PROTO).
+forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "127.0.0.1",
+                          "Proxy addresses whose X-Forwarded-* headers are trusted, comma-separated, "
+                          "or * when only the ingress can reach the pods (NetworkPolicy).")
+
+# -- logs ---------------------------------------------------------------------------------------
+loglevel = env("LOGLEVEL", "info", "Level of gunicorn's own log: debug, info, warning, error.")
+_access = env("ACCESSLOG", "-", "Access log: - for stdout, a file path, or empty for none.")
+accesslog = _access or None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
-# Forwarded headers are trusted only from the addresses given (the ingress), never from anyone.
-forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+_handlers = {
+    "stderr": {"class": "nvsi.observability.JsonStreamHandler", "stream": "ext://sys.stderr"},
+    "access": {"class": "logging.StreamHandler", "formatter": "access", "stream": "ext://sys.stdout"},
+}
+if _access not in ("", "-"):
+    _handlers["access"] = {"class": "logging.FileHandler", "formatter": "access", "filename": _access}
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"access": {"()": "nvsi.observability.GunicornAccessFormatter"}},
+    "handlers": _handlers,
+    # The root logger: the app's records and those of every library, one JSON line each.
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
+        "gunicorn.access": {
+            "level": "INFO" if accesslog else "CRITICAL",
+            "handlers": ["access"] if accesslog else [],
+            "propagate": False,
+        },
+    },
+}
+
+# -- metrics ------------------------------------------------------------------------------------
+metrics_bind = env("METRICS_BIND", "127.0.0.1:9100",
+                   "Address and port of the metrics endpoint (0.0.0.0:9100 in the container; "
+                   "empty: no endpoint). Also off when NVSI_METRICS_ENABLED is false.")
+metrics_on = bool(metrics_bind) and _flag(os.environ.get("NVSI_METRICS_ENABLED", "true"))
+if metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Must be set before prometheus_client is imported anywhere (it decides the storage then).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nvsi-metrics-")
+
+
+def on_starting(server):
+    """Master, once: start with an empty metrics folder (files of a previous run would count)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_on and folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+
+
+def when_ready(server):
+    """Master: serve the metrics of all workers on their own port."""
+    if metrics_on:
+        from nvsi.observability import start_metrics_server
+
+        start_metrics_server(metrics_bind)
+        server.log.info("metrics on http://%s/metrics", metrics_bind)
+
+
+def child_exit(server, worker):
+    """Master: a worker ended; its live gauges no longer count."""
+    if metrics_on:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

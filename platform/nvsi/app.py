@@ -40,7 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
 
-    from nvsi import auth, errors, health, i18n, pages
+    from nvsi import auth, errors, health, i18n, observability, pages
     from nvsi.api import api_bp, openapi
     from nvsi.cli import register_cli
     from nvsi.tenancy import web as tenancy_web
@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     tenant_pages, tenant_api = tenancy_web.make_blueprints()
