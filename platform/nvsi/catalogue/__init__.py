@@ -1,0 +1,1 @@
+"""The NVSI's product catalogue (*productenboek*) and the members' requests for access."""

@@ -1,0 +1,1 @@
+"""The execution contract (*uitvoeringscontract*) between the NVSI and the service company."""
