@@ -8,9 +8,11 @@ resolve and check the tenant before any view runs.
 def register_tenant_blueprints(pages, api) -> None:
     """Attach every tenant domain's views to the tenant blueprints."""
     from tenants.employers import views as employers
+    from tenants.frameworks import views as frameworks
 
-    employers.register_pages(pages)
-    employers.register_api(api)
+    for domain in (employers, frameworks):
+        domain.register_pages(pages)
+        domain.register_api(api)
 
 
 def initialise_tenant(session) -> None:

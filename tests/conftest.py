@@ -38,6 +38,7 @@ TEST_USERS = {
     "admin@alpha.test": (Role.MUNICIPALITY_ADMIN, ["alpha"]),
     "staff@alpha.test": (Role.MUNICIPALITY_STAFF, ["alpha"]),
     "staff@beta.test": (Role.MUNICIPALITY_STAFF, ["beta"]),
+    "admin@beta.test": (Role.MUNICIPALITY_ADMIN, ["beta"]),
     "staff@alphagamma.test": (Role.MUNICIPALITY_STAFF, ["alpha", "gamma"]),
 }
 

@@ -6,16 +6,20 @@ new tenant route is not, so every new endpoint joins this suite.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
 
+from nvsi.db import TenantBase
 from tenants.employers.models import Employer
 from tests.conftest import employer_data
 
 EMPLOYER_FORM = {k: v for k, v in employer_data(name="Overname B.V.", kvk_number="87654321").items()}
 EMPLOYER_PATCH = {"name": "Overgenomen", "version": 1}
+TODAY = dt.date.today().isoformat()
+LOCAL_VALUE = {"key": "min_hourly_rate", "value": "20.00", "effective_from": TODAY, "note": "x"}
 
 #: endpoint -> (method, needs an employer id, form body, JSON body)
 CASES = {
@@ -30,6 +34,20 @@ CASES = {
     "tenant_api.api_update_employer": ("PATCH", True, None, EMPLOYER_PATCH),
     "tenant_api.api_archive_employer": ("POST", True, None, {}),
     "tenant_api.api_restore_employer": ("POST", True, None, {}),
+    "tenant.framework": ("GET", False, None, None),
+    "tenant.set_local_value": ("POST", False, LOCAL_VALUE, None),
+    "tenant.set_arrangements": ("POST", False, {"arr-0-code": "9", "arr-0-name": "Overname"}, None),
+    "tenant.set_guidance": ("POST", False, {"step-0-name": "X", "step-0-anchor": "registration",
+                                           "step-0-offset_days": "1"}, None),
+    "tenant.update_settings": ("POST", False, {"min_registrations_per_half_year": "99", "version": "1",
+                                               "reminder_recipients": "x@y.nl"}, None),
+    "tenant_api.api_tenant_rules": ("GET", False, None, None),
+    "tenant_api.api_get_framework": ("GET", False, None, None),
+    "tenant_api.api_set_local_value": ("POST", False, None, LOCAL_VALUE),
+    "tenant_api.api_set_arrangements": ("PUT", False, None, {"arrangements": [{"code": "9", "name": "X"}]}),
+    "tenant_api.api_set_guidance": ("PUT", False, None, {"steps": [{"name": "X", "anchor": "registration",
+                                                                   "offset_days": 1}]}),
+    "tenant_api.api_update_settings": ("PATCH", False, None, {"version": 1, "min_registrations_per_half_year": 99}),
 }
 
 
@@ -61,15 +79,19 @@ def _call(client, token, endpoint, url):
     return client.open(url, method=method, data=data)
 
 
-def _snapshot(tenant_session, slug: str):
+def _snapshot(tenant_session, slug: str) -> dict:
+    """Every row of every tenant table of ``slug``."""
     session = tenant_session(slug)
-    rows = session.execute(sa.select(Employer.__table__).order_by(Employer.id)).all()
-    return [tuple(row) for row in rows]
+    return {
+        table.name: [tuple(row) for row in session.execute(sa.select(table).order_by(*table.primary_key))]
+        for table in TenantBase.metadata.sorted_tables
+    }
 
 
+@pytest.mark.parametrize("user", ["staff@beta.test", "admin@beta.test"])
 @pytest.mark.parametrize("endpoint", sorted(CASES))
-def test_another_tenants_user_gets_404_and_changes_nothing(app, client, login, tenant_session, endpoint):
-    token = login("staff@beta.test")
+def test_another_tenants_user_gets_404_and_changes_nothing(app, client, login, tenant_session, endpoint, user):
+    token = login(user)
     before = _snapshot(tenant_session, "alpha")
     response = _call(client, token, endpoint, _url(app, endpoint, "alpha", 1))
     assert response.status_code == 404, response.get_data(as_text=True)[:300]
@@ -142,3 +164,11 @@ def test_anonymous_visitors_learn_nothing_about_tenants(client):
 def test_invalid_slugs_are_plain_404(client, login, slug):
     login("staff@alpha.test")
     assert client.get(f"/api/v1/g/{slug}/employers").status_code == 404
+
+
+@pytest.mark.parametrize("endpoint", sorted(CASES))
+def test_the_tenants_own_admin_reaches_every_endpoint(app, client, login, endpoint):
+    """The 404s above are isolation, not broken endpoints: the owner gets through."""
+    token = login("admin@alpha.test")
+    response = _call(client, token, endpoint, _url(app, endpoint, "alpha", 1))
+    assert response.status_code < 400, (response.status_code, response.get_data(as_text=True)[:400])

@@ -42,7 +42,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     from nvsi import auth, errors, health, i18n, observability, pages
     from nvsi.api import api_bp, openapi
+    from nvsi.catalogue import views as catalogue_views
     from nvsi.cli import register_cli
+    from nvsi.contract import views as contract_views
+    from nvsi.rules import views as rules_views
     from nvsi.tenancy import web as tenancy_web
     from tenants import register_tenant_blueprints
 
@@ -57,6 +60,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tenant_pages)
     app.register_blueprint(tenant_api)
     app.register_blueprint(api_bp)
+    app.register_blueprint(contract_views.bp)
+    app.register_blueprint(catalogue_views.bp)
+    app.register_blueprint(rules_views.bp)
     openapi.init_app(app)
     register_cli(app)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -48,7 +49,31 @@ def _navigation():
         ]
         return items
 
-    return {"nav_items": nav_items, "role_label": role_label}
+    return {
+        "nav_items": nav_items, "role_label": role_label, "describe": describe, "unit_label": unit_label,
+        "anchor_label": anchor_label,
+    }
+
+
+def anchor_label(anchor: str) -> str:
+    """What a guidance moment is planned from, in the user's language."""
+    return {
+        "registration": _("inschrijving"), "placement_start": _("start van de plaatsing"),
+        "first_working_day": _("eerste werkdag"),
+    }.get(anchor, anchor)
+
+
+def describe(parameter) -> str:
+    """A rule-set parameter's description in the user's language."""
+    return parameter.description_en if str(get_locale()).startswith("en") else parameter.description_nl
+
+
+def unit_label(unit: str) -> str:
+    """A unit in the user's language."""
+    return {
+        "EUR/uur": _("EUR per uur"), "EUR/jaar": _("EUR per jaar"), "per jaar": _("per jaar"),
+        "maanden": _("maanden"), "uur/week": _("uur per week"), "dagen": _("dagen"), "%": "%",
+    }.get(unit, unit)
 
 
 def role_label(role: Role) -> str:

@@ -37,7 +37,7 @@ class Violation:
 
 
 def violation(code: str, field: str | None, rule: str | None, version: int | None, message: str,
-              **params) -> Violation:
+              /, **params) -> Violation:
     """Build a violation; ``message`` is a Dutch source string, translated for English."""
     texts = {}
     for locale in ("nl", "en"):
