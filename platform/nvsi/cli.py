@@ -5,6 +5,8 @@
     nvsi tenants list            tenants with their migration state
     nvsi users create EMAIL      add a user
     nvsi demo                    seed demo data and print how to log in
+    nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
+    nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from nvsi import migrate
 from nvsi.auth.models import Role
 from nvsi.extensions import db
+from nvsi.observability import track_job
 from nvsi.tenancy import services as tenancy
 from nvsi.tenancy.models import Tenant, TenantStatus
 from nvsi.tenancy.naming import InvalidSlug
@@ -25,6 +28,7 @@ from nvsi.tenancy.routing import current_router
 @click.command("migrate")
 @click.option("--jobs", type=int, default=None, help="Tenants migrated at once (PostgreSQL).")
 @with_appcontext
+@track_job("migrate")
 def migrate_command(jobs: int | None) -> None:
     """Migrate the shared schema, then every tenant schema that is behind."""
     router = current_router()
@@ -137,7 +141,9 @@ def demo_command() -> None:
 
 
 def register_cli(app) -> None:
-    for command in (migrate_command, tenants_group, users_group, demo_command):
+    from nvsi.backup import backup_group, restore_group
+
+    for command in (migrate_command, tenants_group, users_group, demo_command, backup_group, restore_group):
         app.cli.add_command(command)
 
 
