@@ -1,9 +1,11 @@
 """Probes: ``/healthz`` (the process answers) and ``/readyz`` (database reachable, the shared
-schema and every tenant schema at the head revision)."""
+schema and every tenant schema at the head revision of this code, or past it)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from flask import Blueprint, jsonify
 
 from nvsi import migrate
@@ -14,6 +16,24 @@ from nvsi.tenancy.routing import current_router
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)
+
+
+def _current(stream: str, revision: str | None) -> bool:
+    """At this code's head, or ahead of it: a newer release has migrated during a rolling update.
+
+    Migrations are backward compatible (expand, then contract a release later), so the old pods
+    keep serving while the new ones start; only a revision this code knows and has not reached
+    means the database is behind.
+    """
+    if revision == migrate.head(stream):
+        return True
+    if revision is None:
+        return False
+    try:
+        ScriptDirectory.from_config(migrate.alembic_config(stream)).get_revision(revision)
+    except CommandError:
+        return True  # unknown here: written by a newer release
+    return False
 
 
 @bp.get("/healthz")
@@ -29,7 +49,7 @@ def readyz():
     try:
         shared = migrate.shared_revision(router)
         shared_head = migrate.head("shared")
-        if shared != shared_head:
+        if not _current("shared", shared):
             return jsonify(status="not ready", shared=shared, shared_head=shared_head), 503
         with router.shared_bind().connect() as conn:
             schemas = [
@@ -42,7 +62,7 @@ def readyz():
         behind = sorted(
             schema
             for schema, revision in migrate.tenant_revisions(router, schemas).items()
-            if revision != tenant_head
+            if not _current("tenant", revision)
         )
     except sa.exc.SQLAlchemyError as exc:
         db.session.rollback()
