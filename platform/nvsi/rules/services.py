@@ -115,6 +115,9 @@ def parse_value(raw, parameter: RuleParameter, field: str) -> tuple[Decimal | No
                                 "Geen geldig getal voor %(rule)s.", rule=parameter.key)]
     places = PLACES[parameter.kind]
     if value != value.quantize(Decimal(1).scaleb(-places)):
+        if places == 0:
+            return None, [violation("too_many_decimals", field, parameter.key, None,
+                                    "%(rule)s moet een geheel getal zijn.", rule=parameter.key)]
         return None, [violation("too_many_decimals", field, parameter.key, None,
                                 "%(rule)s mag ten hoogste %(places)s decimalen hebben.",
                                 rule=parameter.key, places=places)]

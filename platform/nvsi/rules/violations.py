@@ -4,8 +4,9 @@ English, so an API client and a person both see why something was refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, format_decimal, get_locale
 from flask_babel import gettext as _
 
 
@@ -42,8 +43,15 @@ def violation(code: str, field: str | None, rule: str | None, version: int | Non
     texts = {}
     for locale in ("nl", "en"):
         with force_locale(locale):
-            texts[locale] = _(message, **params)
+            local = {k: _number(v) if isinstance(v, Decimal) else v for k, v in params.items()}
+            texts[locale] = _(message, **local)
     return Violation(code, field, rule, version, texts["nl"], texts["en"])
+
+
+def _number(value: Decimal) -> str:
+    """A number in the current locale with its own places (12.30 → "12,30" in Dutch)."""
+    places = max(0, -value.as_tuple().exponent)
+    return format_decimal(value, format="#,##0" + ("." + "0" * places if places else ""))
 
 
 def as_errors(violations: list[Violation]) -> dict[str, list[str]]:
