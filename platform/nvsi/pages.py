@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -49,8 +49,21 @@ def _navigation():
         ]
         return items
 
+    def section_items() -> list[tuple[str, str, bool]]:
+        """The shared-level pages (those this deployment has), and a tenant's own pages."""
+        if not current_user.is_authenticated:
+            return []
+        if "tenant" in g:
+            pages = [("tenant.employers", _("Opdrachtgevers")), ("tenant.framework", _("Lokale kaders"))]
+        else:
+            pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
+                     ("contract.show", _("Contract")), ("catalogue.index", _("Producten"))]
+        return [(url_for(endpoint), label, request.endpoint == endpoint)
+                for endpoint, label in pages if endpoint in current_app.view_functions]
+
     return {
-        "nav_items": nav_items, "role_label": role_label, "describe": describe, "unit_label": unit_label,
+        "nav_items": nav_items,
+        "section_items": section_items, "role_label": role_label, "describe": describe, "unit_label": unit_label,
         "anchor_label": anchor_label,
     }
 
