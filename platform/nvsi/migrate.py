@@ -14,6 +14,7 @@ every tenant either fully at the old or fully at the new revision, and a re-run 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ def alembic_config(stream: str) -> Config:
     return cfg
 
 
+@functools.cache
 def head(stream: str) -> str:
-    """The head revision of a stream."""
+    """The head revision of a stream (read once per process: scripts do not change at run time)."""
     heads = ScriptDirectory.from_config(alembic_config(stream)).get_heads()
     if len(heads) != 1:
         raise RuntimeError(f"stream {stream} must have exactly one head, has {heads}")
