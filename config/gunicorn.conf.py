@@ -17,7 +17,6 @@ container image and the Helm chart use this one file.
 
 import multiprocessing
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -101,17 +100,19 @@ metrics_bind = env("METRICS_BIND", "127.0.0.1:9100",
                    "Address and port of the metrics endpoint (0.0.0.0:9100 in the container; "
                    "empty: no endpoint). Also off when NVSI_METRICS_ENABLED is false.")
 metrics_on = bool(metrics_bind) and _flag(os.environ.get("NVSI_METRICS_ENABLED", "true"))
-if metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    # Must be set before prometheus_client is imported anywhere (it decides the storage then).
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nvsi-metrics-")
+if metrics_on:
+    # Set before prometheus_client is imported anywhere (it decides its storage then); the
+    # folder must exist before the logging set-up imports nvsi.observability.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="nvsi-metrics-")
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 
 def on_starting(server):
-    """Master, once: start with an empty metrics folder (files of a previous run would count)."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if metrics_on and folder:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder, exist_ok=True)
+    """Master, once (not on reload): files of a previous run in the metrics folder would count."""
+    if metrics_on:
+        for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+            stale.unlink(missing_ok=True)
 
 
 def when_ready(server):
