@@ -14,6 +14,7 @@ most a fixed number of requests. Everything is cleaned up afterwards. See bench/
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import itertools
 import json
@@ -340,6 +341,7 @@ def bench_backend(backend: str, args) -> list[PhaseResult]:
             "NVSI_INSTANCE_PATH": str(Path(tmp) / "instance"),
             "NVSI_DATABASE_URL": db_url or "",
             "NVSI_SECRET_KEY": secrets.token_urlsafe(32),
+            "NVSI_DATA_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "NVSI_SESSION_COOKIE_SECURE": "false",
             "GUNICORN_BIND": f"{HOST}:{port}",
             "GUNICORN_WORKERS": str(args.workers),

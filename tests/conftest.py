@@ -67,7 +67,7 @@ def _build(backend: str, instance: Path) -> Database:
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(instance),
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret", "DATA_KEY": support.DATA_KEY,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
         # Tests log in many times a minute; the throttle has its own test.
@@ -208,7 +208,7 @@ def pytest_collection_modifyitems(items):
 def fresh_app(request, tmp_path):
     """An app on a new, empty database (nothing migrated), for commands that build one."""
     config = {
-        "TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+        "TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret", "DATA_KEY": support.DATA_KEY,
         "SESSION_COOKIE_SECURE": False,
     }
     if request.param == "postgresql":

@@ -18,6 +18,8 @@ PG_ADMIN_URL = os.environ.get(
     "NVSI_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: The personal-data key of the test apps (a fixed, valid, test-only key).
+DATA_KEY = "dGVzdC1vbmx5LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGk="[:43] + "="
 #: The password of every user the tests create.
 PASSWORD = "correct horse battery staple"
 

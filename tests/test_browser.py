@@ -22,6 +22,7 @@ from nvsi import create_app
 from nvsi.demo import DEMO_PASSWORD, seed_demo
 from nvsi.extensions import db
 from nvsi.tenancy.routing import current_router
+from tests import support
 from tests.support import IN_CI, create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.browser
@@ -83,7 +84,7 @@ def live_server(request, tmp_path_factory) -> Iterator[LiveServer]:
         app = create_app({
             "INSTANCE_PATH": str(instance),
             "DATABASE_URL": database_url,
-            "SECRET_KEY": "browser-test-secret-key-not-for-production",
+            "SECRET_KEY": "browser-test-secret-key-not-for-production", "DATA_KEY": support.DATA_KEY,
             "SESSION_COOKIE_SECURE": False,  # plain http on loopback
             "REMEMBER_COOKIE_SECURE": False,
         })

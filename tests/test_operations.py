@@ -13,6 +13,7 @@ from nvsi import create_app, migrate
 from nvsi.auth.models import User
 from nvsi.extensions import db
 from nvsi.tenancy.models import Tenant
+from tests import support
 
 
 def cli(app, *args):
@@ -114,7 +115,7 @@ def test_demo_seeds_once_and_prints_how_to_log_in(fresh_app):
 
 def test_healthz_needs_no_database(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/x",
-                      "SECRET_KEY": "x"})
+                      "SECRET_KEY": "x", "DATA_KEY": support.DATA_KEY})
     client = app.test_client()
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
@@ -156,10 +157,15 @@ def test_embedded_default_generates_a_private_secret_once(tmp_path):
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
-def test_postgresql_needs_a_secret_from_the_environment(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given, missing", [
+    ({"DATA_KEY": support.DATA_KEY}, "NVSI_SECRET_KEY"),
+    ({"SECRET_KEY": "x"}, "NVSI_DATA_KEY"),
+])
+def test_postgresql_needs_its_secrets_from_the_environment(tmp_path, monkeypatch, given, missing):
     monkeypatch.delenv("NVSI_SECRET_KEY", raising=False)
-    with pytest.raises(RuntimeError, match="NVSI_SECRET_KEY"):
-        create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x"})
+    monkeypatch.delenv("NVSI_DATA_KEY", raising=False)
+    with pytest.raises(RuntimeError, match=missing):
+        create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/x", **given})
 
 
 def test_instance_folder_is_never_committed():

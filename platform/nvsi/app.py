@@ -8,7 +8,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from nvsi import crypto
 from nvsi.config import PROJECT_ROOT, load_config
+from nvsi.crypto import PersonalDataCipher
 from nvsi.extensions import csrf, db, login_manager
 from nvsi.tenancy.routing import Router, enable_sqlite_transactions
 
@@ -36,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
         enable_sqlite_transactions(engine)
         Path(app.config["TENANT_DIR"]).mkdir(parents=True, exist_ok=True)
     app.extensions["nvsi.router"] = Router(engine, Path(app.config["TENANT_DIR"]))
+    app.extensions["nvsi.cipher"] = PersonalDataCipher(app.config["DATA_KEY"])
+    crypto.configure(app.extensions["nvsi.cipher"])
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -45,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     from nvsi.catalogue import views as catalogue_views
     from nvsi.cli import register_cli
     from nvsi.contract import views as contract_views
+    from nvsi.decisions import views as decisions_views
     from nvsi.rules import views as rules_views
     from nvsi.tenancy import web as tenancy_web
     from tenants import register_tenant_blueprints
@@ -60,6 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tenant_pages)
     app.register_blueprint(tenant_api)
     app.register_blueprint(api_bp)
+    app.register_blueprint(decisions_views.bp)
+    app.register_blueprint(decisions_views.api_bp)
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(catalogue_views.bp)
     app.register_blueprint(rules_views.bp)

@@ -40,18 +40,29 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
         }
     # The secret key decides who is logged in: only from the environment, or generated once for
     # the embedded SQLite default and kept in the instance folder (which is never committed).
+    # The personal-data key (BSN, IBAN): from the environment, or generated for the embedded default.
+    if not app.config.get("DATA_KEY"):
+        if not url.startswith("sqlite"):
+            raise RuntimeError("NVSI_DATA_KEY must be set when using PostgreSQL")
+        app.config["DATA_KEY"] = _instance_secret(Path(app.instance_path) / "data_key", _fernet_key)
     if not app.config.get("SECRET_KEY"):
         if not url.startswith("sqlite"):
             raise RuntimeError("NVSI_SECRET_KEY must be set when using PostgreSQL")
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
 
 
-def _instance_secret(path: Path) -> str:
-    """Read the generated secret of the embedded default, creating it (mode 0600) if absent."""
+def _fernet_key() -> str:
+    from nvsi.crypto import generate_key
+
+    return generate_key()
+
+
+def _instance_secret(path: Path, make=lambda: secrets.token_urlsafe(48)) -> str:
+    """Read a generated secret of the embedded default, creating it (mode 0600) if absent."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    key = make()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another worker was first
