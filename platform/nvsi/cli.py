@@ -145,6 +145,9 @@ def register_cli(app) -> None:
 
     for command in (migrate_command, tenants_group, users_group, demo_command, backup_group, restore_group):
         app.cli.add_command(command)
+    from nvsi.decisions.cli import decisions_group
+
+    app.cli.add_command(decisions_group)
 
 
 def _create_app():
