@@ -1,0 +1,1 @@
+"""Assignments (*opdrachten*) of employers."""

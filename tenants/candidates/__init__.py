@@ -1,0 +1,1 @@
+"""Candidates (*kandidaten*): people on welfare who registered voluntarily."""

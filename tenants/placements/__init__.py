@@ -1,0 +1,1 @@
+"""Placements (*plaatsingen*): a candidate on an assignment, within the rules."""
