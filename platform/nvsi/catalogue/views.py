@@ -349,7 +349,9 @@ def _render_product(product, form=None, errors=None, status=200):
     tenant_ids = services.visible_tenant_ids(db.session, user)
     requests = services.list_requests(db.session, tenant_ids, product_id=product.id) if tenant_ids else []
     can_request = user.role is Role.MUNICIPALITY_ADMIN and product.available
-    tenants = user_tenants(db.session, user) if can_request else []
+    # Offer only the municipalities that have neither access nor an open request.
+    blocked = {r.tenant_id for r in requests if r.status in (AccessStatus.PENDING, AccessStatus.GRANTED)}
+    tenants = [t for t in user_tenants(db.session, user) if t.id not in blocked] if can_request else []
     return render_template(
         "catalogue/product.html", product=product, requests=requests, tenants=tenants,
         tenant_options=[(t.slug, t.name) for t in tenants],
