@@ -19,7 +19,23 @@ from nvsi.schemas import Args, OptionalText, PageArgs
 DATE_ERRORS = {"invalid": _l("Geen geldige datum (verwacht: JJJJ-MM-DD).")}
 
 
-class OptionalDate(fields.Date):
+class _LazyErrors:
+    """Fields whose own ``error_messages`` are lazy translations: resolved when the error is made
+    (marshmallow would otherwise take a lazy string for a list of characters)."""
+
+    def make_error(self, key: str, **kwargs) -> ValidationError:
+        return ValidationError(str(self.error_messages[key]).format(**kwargs))
+
+
+class Date(_LazyErrors, fields.Date):
+    """An ISO date with a translated message."""
+
+
+class Enum(_LazyErrors, fields.Enum):
+    """An enum (by value) with a translated message."""
+
+
+class OptionalDate(Date):
     """A date where an empty string means "not given"."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -40,20 +56,25 @@ class NumberText(fields.Field):
         return str(value)
 
 
-#: Euros as people type them: 1234 · 1234,5 · 1.234,56 · 1234.56 (a dot with three digits after
-#: it separates thousands, as in Dutch).
-_EUROS = re.compile(r"^(?:€\s*)?(?P<int>\d{1,3}(?:\.\d{3})+|\d+)(?:[,.](?P<cents>\d{1,2}))?$")
+#: Euros as people type them. A separator followed by exactly three digits groups thousands; one
+#: followed by one or two digits starts the cents: 12500 · 12.500 · 12.500,50 · 12,500.50 · 1234,5.
+_EUROS = (
+    re.compile(r"^(?P<int>\d{1,3}(?:\.\d{3})+)(?:,(?P<cents>\d{1,2}))?$"),  # Dutch
+    re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+)(?:\.(?P<cents>\d{1,2}))?$"),  # English
+    re.compile(r"^(?P<int>\d+)(?:[.,](?P<cents>\d{1,2}))?$"),  # no grouping
+)
 
 
 class EuroCents(fields.Field):
     """An amount typed in euros, loaded as whole cents (an int)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        match = _EUROS.fullmatch(str(value or "").strip().replace(" ", ""))
+        text = str(value or "").replace("€", "").replace(" ", "").strip()
+        match = next((m for m in (p.fullmatch(text) for p in _EUROS) if m), None)
         if not match:
             raise ValidationError(_("Geef een bedrag in euro's, bijvoorbeeld 12500 of 12.500,50."))
-        cents = (match["cents"] or "0").ljust(2, "0")
-        return int(match["int"].replace(".", "")) * 100 + int(cents)
+        whole = int(match["int"].replace(".", "").replace(",", ""))
+        return whole * 100 + int((match["cents"] or "0").ljust(2, "0"))
 
 
 # -- proposals ----------------------------------------------------------------------------------
@@ -69,7 +90,7 @@ class ProposalArgs(Args):
     #: The new value (text or number), checked against the parameter's kind and bounds.
     value = NumberText(required=True, metadata={"description": 'Text or a number, e.g. "12.50"'})
     #: First day the value would apply; after the last voting day.
-    effective_from = fields.Date(required=True, error_messages=DATE_ERRORS)
+    effective_from = Date(required=True, error_messages=DATE_ERRORS)
     #: Last voting day (voting closes at its end, Dutch time); default: ``voting_window_days`` from today.
     closes_on = OptionalDate(load_default=None, allow_none=True, error_messages=DATE_ERRORS)
     #: Why the change is proposed.
@@ -89,14 +110,14 @@ class ProposalArgs(Args):
 class ProposalListArgs(PageArgs):
     """Filters of the proposal list."""
 
-    status = fields.Enum(ProposalStatus, by_value=True, load_default=None,
+    status = Enum(ProposalStatus, by_value=True, load_default=None,
                          error_messages={"unknown": _l("Kies open, adopted, rejected of no_quorum.")})
 
 
 class VoteArgs(Args):
     """A vote: for, against or abstain."""
 
-    choice = fields.Enum(VoteChoice, by_value=True, required=True, error_messages={
+    choice = Enum(VoteChoice, by_value=True, required=True, error_messages={
         "unknown": _l("Kies voor (for), tegen (against) of onthouding (abstain)."),
     })
 
@@ -186,7 +207,7 @@ class DevelopmentItemArgs(Args):
     title = fields.String(required=True)
     description = fields.String(required=True)
     budget_cents = fields.Integer(required=True)
-    status = fields.Enum(DevelopmentStatus, by_value=True, load_default=DevelopmentStatus.PLANNED, error_messages={
+    status = Enum(DevelopmentStatus, by_value=True, load_default=DevelopmentStatus.PLANNED, error_messages={
         "unknown": _l("Kies gepland (planned), in uitvoering (in_progress), klaar (done) of vervallen (dropped)."),
     })
 

@@ -38,6 +38,7 @@ from nvsi.decisions.schemas import (
 )
 from nvsi.errors import problem
 from nvsi.extensions import db
+from nvsi.pages import unit_label
 from nvsi.rules import services as rules
 from nvsi.rules.models import ValueKind
 from nvsi.rules.violations import as_errors
@@ -351,7 +352,7 @@ def rule_value(value: Decimal, parameter) -> str:
     """A value with the places of its kind, in the user's number format, with its unit."""
     pattern = {ValueKind.MONEY: "#,##0.00", ValueKind.PERCENTAGE: "#,##0.00", ValueKind.INTEGER: "#,##0",
                ValueKind.DECIMAL: "#,##0.##"}[parameter.kind]
-    return f"{format_decimal(services.display_value(value, parameter.kind), format=pattern)} {parameter.unit}"
+    return f"{format_decimal(services.display_value(value, parameter.kind), format=pattern)} {unit_label(parameter.unit)}"
 
 
 def euros(cents: int) -> str:
