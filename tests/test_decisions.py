@@ -5,20 +5,24 @@ checks and errors that name their field. Time is passed in (``now``), never wait
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
-from nvsi.auth.models import Role
+from nvsi.auth.models import Role, User
 from nvsi.auth.services import create_user, get_user_by_email
-from nvsi.db import utcnow
+from nvsi.db import SharedBase, utcnow
 from nvsi.decisions import services
 from nvsi.decisions.models import DevelopmentItem, Proposal, ProposalStatus, Vote, VoteChoice
 from nvsi.decisions.schemas import EuroCents
+from nvsi.rules import seed
 from nvsi.rules import services as rules
-from nvsi.tenancy.models import TenantStatus
+from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue
+from nvsi.tenancy.models import Tenant, TenantStatus
 from nvsi.tenancy.services import get_tenant
 from tests import support
 
@@ -613,3 +617,82 @@ def test_budget_in_euros(typed, cents):
 def test_budget_refused(app, typed):
     with app.test_request_context(), pytest.raises(ValidationError):
         EuroCents().deserialize(typed)
+
+
+# -- closing under concurrency (PostgreSQL) ------------------------------------------------------
+
+
+@pytest.fixture
+def decisions_pg():
+    """An empty PostgreSQL database with the shared tables a vote needs, seeded with three active
+    members, the rule set's first version and an overdue proposal with two votes for."""
+    url = support.create_pg_database("nvsi_close_race")
+    engine = sa.create_engine(url, pool_size=3)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql('CREATE SCHEMA "nvsi"')
+            tables = [Tenant.__table__, User.__table__, RuleParameter.__table__, RuleSetVersion.__table__,
+                      RuleValue.__table__, Proposal.__table__, Vote.__table__]
+            SharedBase.metadata.create_all(conn, tables=tables)
+        with Session(engine) as session:
+            for position, (key, kind, unit, low, high, stricter, nl, en, source) in enumerate(seed.PARAMETERS):
+                session.add(RuleParameter(key=key, kind=kind, unit=unit, min_value=low, max_value=high,
+                                          local_stricter=stricter, description_nl=nl, description_en=en,
+                                          source=source, position=position))
+            session.flush()
+            rules.create_version(session, effective_from=dt.date(2016, 1, 1), title="start", values=seed.VERSIONS[0][4])
+            members = [Tenant(slug=slug, name=slug, cbs_code=f"GM900{i}", status=TenantStatus.ACTIVE)
+                       for i, slug in enumerate(("alpha", "beta", "gamma"))]
+            voter = User(email="admin@alpha.test", name="a", password_hash="x", role=Role.MUNICIPALITY_ADMIN)
+            session.add_all([*members, voter])
+            session.flush()
+            proposal = Proposal(
+                parameter_id=rules.parameters_by_key(session)["min_hourly_rate"].id, value=D("12.75"),
+                effective_from=dt.date(2027, 1, 1), rationale="r", proposed_by_user_id=voter.id, opens_at=NOW,
+                closes_at=NOW + dt.timedelta(days=3), status=ProposalStatus.OPEN, created_at=NOW,
+            )
+            session.add(proposal)
+            session.flush()
+            session.add_all([Vote(proposal_id=proposal.id, tenant_id=m.id, choice=FOR, cast_by_user_id=voter.id)
+                             for m in members[:2]])
+            session.commit()
+        yield engine
+    finally:
+        engine.dispose()
+        support.drop_pg_database(url)
+
+
+def test_two_closers_at_once_close_a_proposal_once_on_postgresql(decisions_pg, monkeypatch):
+    """The job and a page close at the same moment: the second skips the row the first holds
+    (SKIP LOCKED) instead of computing the outcome again and making a second version."""
+    locked, second_done = threading.Event(), threading.Event()
+    close_proposal = services.close_proposal
+
+    def close_slowly(session, proposal, now):
+        locked.set()  # the first closer holds the row ...
+        assert second_done.wait(10)  # ... while the second one runs
+        return close_proposal(session, proposal, now)
+
+    results = {}
+
+    def closer(name, before=None, after=None):
+        if before:
+            assert before.wait(10)
+        with Session(decisions_pg) as session:
+            closed = services.close_due_proposals(session, NOW + dt.timedelta(days=4))
+            results[name] = [(p.status, p.rule_set_version) for p in closed]
+            session.commit()
+        if after:
+            after.set()
+
+    monkeypatch.setattr(services, "close_proposal", close_slowly)
+    first = threading.Thread(target=closer, args=("first",))
+    first.start()
+    assert locked.wait(10)
+    monkeypatch.setattr(services, "close_proposal", close_proposal)
+    closer("second", after=second_done)
+    first.join(20)
+    assert results == {"second": [], "first": [(ProposalStatus.ADOPTED, 2)]}
+    with decisions_pg.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(RuleSetVersion)) == 2
+        assert conn.scalar(sa.select(Proposal.status)) is ProposalStatus.ADOPTED
