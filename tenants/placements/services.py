@@ -21,7 +21,8 @@ from tenants.placements.models import Placement, PlacementStatus
 #: Called after a placement is created: (session, tenant, placement, user_id). Documents and
 #: guidance moments register here, so creating a placement produces them in the same transaction.
 _on_created: list[Callable] = []
-#: Sections of the placement page: (session, placement) → (template, context) or None.
+#: Sections of the placement page: (session, placement) → (template, context) or None; the
+#: template is rendered with ``placement`` and the context.
 _detail_sections: list[Callable] = []
 
 

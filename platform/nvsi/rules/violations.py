@@ -3,11 +3,17 @@ English, so an API client and a person both see why something was refused."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
-from flask_babel import force_locale, format_decimal, get_locale
-from flask_babel import gettext as _
+from babel.numbers import format_decimal
+from babel.support import Translations
+from flask_babel import get_locale
+
+#: Where the compiled catalogs are (the same ones Flask-Babel uses).
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,27 @@ class Violation:
 
 def violation(code: str, field: str | None, rule: str | None, version: int | None, message: str,
               /, **params) -> Violation:
-    """Build a violation; ``message`` is a Dutch source string, translated for English."""
+    """Build a violation; ``message`` is a Dutch source string (marked with ``_`` for extraction
+    by the caller's ``gettext`` keyword below), translated for English. Works with or without a
+    Flask app context: jobs make violations too."""
     texts = {}
     for locale in ("nl", "en"):
-        with force_locale(locale):
-            local = {k: _number(v) if isinstance(v, Decimal) else v for k, v in params.items()}
-            texts[locale] = _(message, **local)
+        local = {k: _number(v, locale) if isinstance(v, Decimal) else v for k, v in params.items()}
+        text = _catalog(locale).gettext(message)
+        texts[locale] = text % local if local else text
     return Violation(code, field, rule, version, texts["nl"], texts["en"])
 
 
-def _number(value: Decimal) -> str:
-    """A number in the current locale with its own places (12.30 → "12,30" in Dutch)."""
+@functools.cache
+def _catalog(locale: str) -> Translations:
+    """The compiled catalog of ``locale`` (Dutch is the source language: it has none)."""
+    return Translations.load(str(TRANSLATIONS), [locale])
+
+
+def _number(value: Decimal, locale: str) -> str:
+    """A number in ``locale`` with its own places (12.30 → "12,30" in Dutch)."""
     places = max(0, -value.as_tuple().exponent)
-    return format_decimal(value, format="#,##0" + ("." + "0" * places if places else ""))
+    return format_decimal(value, format="#,##0" + ("." + "0" * places if places else ""), locale=locale)
 
 
 def as_errors(violations: list[Violation]) -> dict[str, list[str]]:
