@@ -2,11 +2,13 @@
 
 from tenants.assignments.models import Assignment
 from tenants.candidates.models import Candidate
+from tenants.documents.models import Document
 from tenants.employers.models import Employer
 from tenants.frameworks.models import Arrangement, FrameworkSettings, GuidanceStep, LocalRuleValue
+from tenants.guidance.models import GuidanceMoment
 from tenants.placements.models import Placement
 
 __all__ = [
-    "Arrangement", "Assignment", "Candidate", "Employer", "FrameworkSettings", "GuidanceStep",
-    "LocalRuleValue", "Placement",
+    "Arrangement", "Assignment", "Candidate", "Document", "Employer", "FrameworkSettings", "GuidanceMoment",
+    "GuidanceStep", "LocalRuleValue", "Placement",
 ]
