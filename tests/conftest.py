@@ -70,6 +70,8 @@ def _build(backend: str, instance: Path) -> Database:
         "SECRET_KEY": "test-secret", "DATA_KEY": support.DATA_KEY,
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
+        # Cheap Argon2id: the suite logs in hundreds of times (the production cost is the default).
+        "PASSWORD_HASH_TIME_COST": 1, "PASSWORD_HASH_MEMORY_KIB": 1024, "PASSWORD_HASH_PARALLELISM": 1,
         # Tests log in many times a minute; the throttle has its own test.
         "LOGIN_RATE_LIMIT": "10000 per minute",
         "LOGIN_ACCOUNT_RATE_LIMIT": "10000 per minute",

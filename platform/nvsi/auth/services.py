@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from flask import current_app, has_app_context
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
@@ -11,10 +12,24 @@ from nvsi.auth.models import Membership, Role, User
 from nvsi.db import utcnow
 from nvsi.tenancy.models import Tenant
 
-#: argon2-cffi's defaults follow RFC 9106's second recommended profile (Argon2id).
-_hasher = PasswordHasher()
-#: Verified when the e-mail is unknown, so a login takes as long for unknown accounts.
-_DUMMY_HASH = _hasher.hash("not a real password")
+def _hasher() -> PasswordHasher:
+    """The app's Argon2id hasher (cost from PASSWORD_HASH_*; argon2-cffi defaults outside an app)."""
+    if has_app_context():
+        hasher = current_app.extensions.get("nvsi.hasher")
+        if hasher is None:
+            hasher = PasswordHasher(
+                time_cost=current_app.config["PASSWORD_HASH_TIME_COST"],
+                memory_cost=current_app.config["PASSWORD_HASH_MEMORY_KIB"],
+                parallelism=current_app.config["PASSWORD_HASH_PARALLELISM"],
+            )
+            current_app.extensions["nvsi.hasher"] = hasher
+            #: Verified when the e-mail is unknown, so a login takes as long for unknown accounts.
+            current_app.extensions["nvsi.dummy_hash"] = hasher.hash("not a real password")
+        return hasher
+    return _DEFAULT_HASHER
+
+
+_DEFAULT_HASHER = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -35,7 +50,7 @@ def hash_password(password: str) -> str:
     """An Argon2id hash of ``password``."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise AccountError("password", f"at least {MIN_PASSWORD_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -69,12 +84,13 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None. Rehashes outdated hashes."""
     user = get_user_by_email(session, email)
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _hasher()  # makes the dummy hash on first use
+        _verify(current_app.extensions["nvsi.dummy_hash"] if has_app_context() else "", password)
         return None
     if not _verify(user.password_hash, password) or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
     user.last_login_at = utcnow()
     return user
 
@@ -98,6 +114,6 @@ def load_user(session: Session, session_id: str) -> User | None:
 
 def _verify(hashed: str, password: str) -> bool:
     try:
-        return _hasher.verify(hashed, password or "")
+        return _hasher().verify(hashed, password or "")
     except (VerificationError, InvalidHashError):
         return False
