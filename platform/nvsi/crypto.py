@@ -73,6 +73,17 @@ def cipher() -> PersonalDataCipher:
     return _current
 
 
+class PersonalText(str):
+    """A decrypted value: the text itself, but its ``repr`` is masked. Whatever logs values by
+    ``repr`` (SQLAlchemy's result-row logging at DEBUG, tracebacks with locals, assertion
+    messages) shows ``'••••••789'``, never the whole number."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask(self))
+
+
 class Encrypted(sa.types.TypeDecorator):
     """A text column stored encrypted (never in clear, not even in SQL logs)."""
 
@@ -83,7 +94,7 @@ class Encrypted(sa.types.TypeDecorator):
         return None if value is None else cipher().encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else cipher().decrypt(value)
+        return None if value is None else PersonalText(cipher().decrypt(value))
 
 
 def mask(value: str | None, visible: int = 3) -> str:
