@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 from flask import Flask, g, has_request_context, request, request_started
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from stdnum.nl import bsn
@@ -274,10 +275,13 @@ def request_context() -> dict:
     tenant = g.get("tenant")
     if tenant is not None:
         context["tenant"] = getattr(tenant, "slug", None)
-    # Only a user Flask-Login has already loaded: logging must not query the database.
-    user = g.get("_login_user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        context["user_id"] = getattr(user, "id", None)
+    # Only a user Flask-Login has already loaded: logging must not query the database. The id
+    # comes from the identity key, which stays after a commit expired the user's attributes (a
+    # lazy load here would run SQL inside SQLAlchemy's own statement logging); the anonymous
+    # user is no mapped object and has none.
+    state = sa.inspect(g.get("_login_user"), raiseerr=False)
+    if state is not None and state.identity:
+        context["user_id"] = state.identity[0]
     return context
 
 
