@@ -20,8 +20,9 @@ TRANSLATIONS = ROOT / "platform" / "nvsi" / "translations"
 POT = TRANSLATIONS / "messages.pot"
 EN_PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 EN_MO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.mo"
-#: The keywords of docs/i18n.md: pybabel's defaults plus the lazy variant imported as ``_l``.
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+#: The keywords of docs/i18n.md: pybabel's defaults (N_ included), the lazy variant imported as
+#: ``_l``, and the message (5th argument) of nvsi.rules.violations.violation.
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "violation": (5,)}
 FIX = "see docs/i18n.md: extract, update, translate, compile"
 
 

@@ -116,7 +116,7 @@ def test_a_stricter_local_minimum_rate_applies(alpha):
     set_local_value(alpha, ALPHA, key="min_hourly_rate", value="14.00", effective_from=TODAY, today=TODAY)
     with pytest.raises(assignments.AssignmentError) as caught:
         assignment(alpha, rate_cents=1399, start=TODAY)
-    assert "lokaal kader" in caught.value.violations[0].message_nl
+    assert "lokale kader" in caught.value.violations[0].message_nl
 
 
 # -- other rules ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from nvsi.rules import services as shared
 from nvsi.rules.models import Stricter
 from nvsi.rules.services import RuleInForce
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import N_, Violation, violation
 from nvsi.tenancy.routing import TENANT_KEY, TenantRef
 from tenants.frameworks.models import (
     DEFAULT_GUIDANCE,
@@ -95,12 +95,12 @@ def conflicts(session: Session, tenant: TenantRef, today: dt.date) -> list[Viola
             value = shared.normalise(local.value, parameter.kind)
             if parameter.local_stricter and not is_stricter_or_equal(parameter.local_stricter, value, rule.value):
                 message = (
-                    "Uw lokale waarde %(local)s voor %(rule)s is vanaf %(date)s minder streng dan de "
-                    "gedeelde waarde %(shared)s (versie %(version)s). Stel een waarde van ten minste "
-                    "%(shared)s in." if parameter.local_stricter is Stricter.HIGHER else
-                    "Uw lokale waarde %(local)s voor %(rule)s is vanaf %(date)s minder streng dan de "
-                    "gedeelde waarde %(shared)s (versie %(version)s). Stel een waarde van ten hoogste "
-                    "%(shared)s in."
+                    N_("Uw lokale waarde %(local)s voor %(rule)s is vanaf %(date)s minder streng dan de "
+                       "gedeelde waarde %(shared)s (versie %(version)s). Stel een waarde van ten minste "
+                       "%(shared)s in.") if parameter.local_stricter is Stricter.HIGHER else
+                    N_("Uw lokale waarde %(local)s voor %(rule)s is vanaf %(date)s minder streng dan de "
+                       "gedeelde waarde %(shared)s (versie %(version)s). Stel een waarde van ten hoogste "
+                       "%(shared)s in.")
                 )
                 found[key] = violation("local_less_strict", f"values.{key}", key, rule.version, message,
                                        local=value, rule=key, date=on.isoformat(), shared=rule.value,
@@ -146,11 +146,11 @@ def set_local_value(
         for on in [effective_from, *shared.change_dates(session, effective_from)]:
             rule = shared.shared_rules_on(session, on)[key]
             if not is_stricter_or_equal(parameter.local_stricter, parsed, rule.value):
-                message = ("Een lokale waarde mag alleen strenger zijn: %(rule)s moet ten minste %(shared)s zijn "
-                           "(gedeelde regel, versie %(version)s, vanaf %(date)s)."
+                message = (N_("Een lokale waarde mag alleen strenger zijn: %(rule)s moet ten minste %(shared)s "
+                              "zijn (gedeelde regel, versie %(version)s, vanaf %(date)s).")
                            if parameter.local_stricter is Stricter.HIGHER else
-                           "Een lokale waarde mag alleen strenger zijn: %(rule)s mag ten hoogste %(shared)s zijn "
-                           "(gedeelde regel, versie %(version)s, vanaf %(date)s).")
+                           N_("Een lokale waarde mag alleen strenger zijn: %(rule)s mag ten hoogste %(shared)s "
+                              "zijn (gedeelde regel, versie %(version)s, vanaf %(date)s)."))
                 problems.append(violation("not_stricter", "value", key, rule.version, message, rule=key,
                                           shared=rule.value, version=rule.version, date=on.isoformat()))
                 break

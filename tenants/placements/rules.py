@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from nvsi.dates import last_day_within
 from nvsi.rules.services import RuleInForce
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import N_, Violation, violation
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,15 @@ def check_rate(rules: dict[str, RuleInForce], rate_cents: int, field: str) -> li
     """The hourly rate is at least the minimum in force (local stricter value included)."""
     minimum = rules["min_hourly_rate"]
     if Decimal(rate_cents) < minimum.value * 100:
-        message = ("Het uurtarief %(rate)s ligt onder het minimumtarief %(minimum)s dat op de "
-                   "startdatum geldt (%(source)s, versie %(version)s).")
+        message = (
+            N_("Het uurtarief %(rate)s ligt onder het minimumtarief %(minimum)s van het lokale kader dat op "
+               "de startdatum geldt (gedeelde regels versie %(version)s).")
+            if minimum.source == "local" else
+            N_("Het uurtarief %(rate)s ligt onder het minimumtarief %(minimum)s dat op de startdatum geldt "
+               "(gedeelde regels versie %(version)s).")
+        )
         return [violation("rate_below_minimum", field, "min_hourly_rate", minimum.version, message,
-                          rate=Decimal(rate_cents) / 100, minimum=minimum.value,
-                          source="lokaal kader" if minimum.source == "local" else "gedeelde regel",
-                          version=minimum.version)]
+                          rate=Decimal(rate_cents) / 100, minimum=minimum.value, version=minimum.version)]
     return []
 
 
@@ -54,8 +57,8 @@ def check_duration(rules: dict[str, RuleInForce], start: dt.date, hours_per_week
         return end_date, [violation("end_before_start", "end_date", None, None,
                                     "De einddatum ligt voor de startdatum.")]
     if end_date > duration.last_day:
-        message = ("Bij %(hours)s uur per week duurt een plaatsing ten hoogste %(months)s maanden: "
-                   "uiterlijk tot en met %(last)s (regel %(rule)s, versie %(version)s).")
+        message = N_("Bij %(hours)s uur per week duurt een plaatsing ten hoogste %(months)s maanden: "
+                     "uiterlijk tot en met %(last)s (regel %(rule)s, versie %(version)s).")
         return end_date, [violation("too_long", "end_date", duration.rule.key, duration.rule.version, message,
                                     hours=hours_per_week, months=duration.months,
                                     last=duration.last_day.isoformat(), rule=duration.rule.key,

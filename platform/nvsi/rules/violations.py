@@ -43,11 +43,16 @@ class Violation:
         }
 
 
+def N_(message: str) -> str:
+    """Marks a Dutch message for extraction where it is not passed to :func:`violation` directly."""
+    return message
+
+
 def violation(code: str, field: str | None, rule: str | None, version: int | None, message: str,
               /, **params) -> Violation:
-    """Build a violation; ``message`` is a Dutch source string (marked with ``_`` for extraction
-    by the caller's ``gettext`` keyword below), translated for English. Works with or without a
-    Flask app context: jobs make violations too."""
+    """Build a violation; ``message`` is a Dutch source string, translated for English. Literal
+    messages are extracted through the keyword ``violation:5``; others are wrapped in ``N_``.
+    Works with or without a Flask app context: jobs make violations too."""
     texts = {}
     for locale in ("nl", "en"):
         local = {k: _number(v, locale) if isinstance(v, Decimal) else v for k, v in params.items()}
