@@ -8,13 +8,14 @@ resolve and check the tenant before any view runs.
 def register_tenant_blueprints(pages, api) -> None:
     """Attach every tenant domain's views to the tenant blueprints."""
     from tenants.assignments import views as assignments
+    from tenants.candidates import views as candidates
     from tenants.documents import views as documents
     from tenants.employers import views as employers
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
     from tenants.placements import views as placements
 
-    for domain in (employers, frameworks, assignments, placements, documents, guidance):
+    for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance):
         domain.register_pages(pages)
         domain.register_api(api)
 

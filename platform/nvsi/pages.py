@@ -54,7 +54,8 @@ def _navigation():
         if not current_user.is_authenticated:
             return []
         if "tenant" in g:
-            pages = [("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
+            pages = [("tenant.candidates", _("Kandidaten")),
+                     ("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
                      ("tenant.placements", _("Plaatsingen")), ("tenant.framework", _("Lokale kaders"))]
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
