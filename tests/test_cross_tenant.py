@@ -150,7 +150,6 @@ def _arrange_placement(session) -> int:
         "start_date": dt.date(2026, 1, 5), "hours_per_week": Decimal("16")}, None).id
 
 
-
 def _newest_placement(session) -> int:
     return session.scalar(sa.select(sa.func.max(Placement.id))) or _arrange_placement(session)
 
@@ -165,6 +164,7 @@ def _arrange_moment(session) -> int:
     """A guidance moment of alpha's newest placement (planned with it)."""
     return session.scalar(sa.select(sa.func.min(GuidanceMoment.id))
                           .where(GuidanceMoment.placement_id == _newest_placement(session)))
+
 
 def _arrange_timesheet_batch(session) -> int:
     """Hours sent for approval on alpha's newest placement (its first day)."""
