@@ -14,10 +14,19 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
     from tenants.placements import views as placements
+    from tenants.timesheets import views as timesheets
 
-    for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance):
+    for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets):
         domain.register_pages(pages)
         domain.register_api(api)
+
+
+def register_public_blueprints(app) -> None:
+    """Attach the tenant domains' public pages (no login; outside ``/g/<slug>``), which find
+    their tenant in a signed token: the employer's approval of hours."""
+    from tenants.timesheets.views import public as timesheet_approval
+
+    app.register_blueprint(timesheet_approval)
 
 
 def initialise_tenant(session) -> None:

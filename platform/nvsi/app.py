@@ -52,7 +52,7 @@ def create_app(config: dict | None = None) -> Flask:
     from nvsi.decisions import views as decisions_views
     from nvsi.rules import views as rules_views
     from nvsi.tenancy import web as tenancy_web
-    from tenants import register_tenant_blueprints
+    from tenants import register_public_blueprints, register_tenant_blueprints
 
     auth.init_app(app)
     errors.init_app(app)
@@ -64,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_tenant_blueprints(tenant_pages, tenant_api)
     app.register_blueprint(tenant_pages)
     app.register_blueprint(tenant_api)
+    register_public_blueprints(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(decisions_views.bp)
     app.register_blueprint(decisions_views.api_bp)
