@@ -29,7 +29,7 @@ _KVKS = (f"{n:08d}" for n in itertools.count(20000000))
 def _valid_bsn() -> str:
     """The next nine-digit number that passes the 11-test."""
     for stem in _BSNS:
-        total = sum(int(d) * w for d, w in zip(stem, range(9, 1, -1)))
+        total = sum(int(d) * w for d, w in zip(stem, range(9, 1, -1), strict=True))
         check = total % 11
         if check < 10:
             return stem + str(check)
