@@ -56,7 +56,8 @@ def _navigation():
         if "tenant" in g:
             pages = [("tenant.candidates", _("Kandidaten")),
                      ("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
-                     ("tenant.placements", _("Plaatsingen")), ("tenant.framework", _("Lokale kaders"))]
+                     ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
+                     ("tenant.framework", _("Lokale kaders"))]
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
                      ("contract.show", _("Contract")), ("catalogue.index", _("Producten"))]
