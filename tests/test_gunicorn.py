@@ -59,7 +59,8 @@ def test_gunicorn_logs_json_and_sums_the_metrics_of_all_workers(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2).read()
+                # A long timeout: a request that timed out here could still be served (and counted).
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=60).read()
                 break
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "gunicorn did not start"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic.script import ScriptDirectory
+
 from nvsi import migrate
 
 NEWER = "f00dfeedf00d"  # a revision only a newer release knows
@@ -32,6 +35,9 @@ def test_old_code_stays_ready_when_a_newer_release_migrated(fresh_app):
     assert client.get("/readyz").status_code == 200
     # A revision this code knows but has not reached is still "behind".
     set_revision(fresh_app, "shared", None, migrate.head("shared"))
-    set_revision(fresh_app, "tenant", "t_delft", migrate.head("tenant"))
-    migrate.downgrade_tenant(fresh_app.extensions["nvsi.router"], "t_delft", "base")
+    script = ScriptDirectory.from_config(migrate.alembic_config("tenant"))
+    older = [rev.revision for rev in script.walk_revisions() if rev.revision != migrate.head("tenant")]
+    if not older:
+        pytest.skip("the tenant stream has a single revision: nothing to be behind")
+    set_revision(fresh_app, "tenant", "t_delft", older[0])
     assert client.get("/readyz").get_json()["tenants_behind"] == ["t_delft"]
