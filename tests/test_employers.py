@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import employer_data
 
@@ -194,3 +195,19 @@ def test_backoffice_navigation_does_not_list_every_municipality(client, login):
     assert "Gemeente Alfa" not in nav and "Gemeente Gamma" not in nav
     overview = client.get("/").get_data(as_text=True)
     assert all(name in overview for name in ("Gemeente Alfa", "Gemeente Beta", "Gemeente Gamma"))
+
+
+def test_a_kvk_race_is_a_conflict_and_the_transaction_stays_usable(tenant_session, monkeypatch):
+    """The unique index catches what the pre-check cannot see (a concurrent insert): the
+    savepoint keeps the rest of the unit of work alive."""
+    from tenants.employers import services
+    from tenants.employers.models import Employer
+
+    session = tenant_session("alpha")
+    session.add(Employer(**employer_data(kvk_number="77777777")))
+    session.flush()
+    # As if the other request's insert was not visible yet when the pre-check ran.
+    monkeypatch.setattr(services, "_check_kvk_free", lambda *a, **k: None)
+    with pytest.raises(services.EmployerConflict):
+        services.create_employer(session, employer_data(name="Tweede", kvk_number="77777777"))
+    assert session.scalar(sa.select(sa.func.count()).select_from(Employer)) == 2  # still usable

@@ -78,10 +78,13 @@ def _check_kvk_free(session: Session, kvk_number: str, except_id: int | None = N
         raise EmployerConflict("kvk_number", "kvk_number_taken")
 
 
-def _flush(session: Session) -> None:
-    """Flush in a savepoint, turning a unique-key race into a conflict on the KvK number."""
+def _in_savepoint(session: Session, change) -> None:
+    """Apply ``change()`` and flush inside a savepoint, so a unique-key race (two requests with
+    the same KvK number) becomes a conflict on that field and the transaction stays usable.
+    The change must happen inside: ``begin_nested()`` flushes what is pending before it starts."""
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except sa.exc.IntegrityError as exc:
         raise EmployerConflict("kvk_number", "kvk_number_taken") from exc
@@ -91,8 +94,7 @@ def create_employer(session: Session, data: dict) -> Employer:
     """Add an employer from validated input (see ``EmployerArgs``)."""
     _check_kvk_free(session, data["kvk_number"])
     employer = Employer(**data)
-    session.add(employer)
-    _flush(session)
+    _in_savepoint(session, lambda: session.add(employer))
     return employer
 
 
@@ -103,10 +105,13 @@ def update_employer(session: Session, employer: Employer, data: dict, version: i
         raise EmployerConflict("version", "stale")
     if "kvk_number" in data:
         _check_kvk_free(session, data["kvk_number"], except_id=employer.id)
-    for key, value in data.items():
-        setattr(employer, key, value)
+
+    def change():
+        for key, value in data.items():
+            setattr(employer, key, value)
+
     try:
-        _flush(session)
+        _in_savepoint(session, change)
     except StaleDataError as exc:
         raise EmployerConflict("version", "stale") from exc
     return employer
