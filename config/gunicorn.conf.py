@@ -120,7 +120,11 @@ def when_ready(server):
     if metrics_on:
         from nvsi.observability import start_metrics_server
 
-        start_metrics_server(metrics_bind)
+        try:
+            start_metrics_server(metrics_bind)
+        except OSError as exc:  # e.g. the port is taken on a workstation: serve the app anyway
+            server.log.error("metrics endpoint not started on %s: %s", metrics_bind, exc)
+            return
         server.log.info("metrics on http://%s/metrics", metrics_bind)
 
 
