@@ -218,6 +218,17 @@ def test_per_line_approve_reject_and_counter_proposal(app, client, alpha, ctx):
     assert fresh(alpha, c).status is EntryStatus.REJECTED
 
 
+def test_hours_after_an_early_end_can_no_longer_be_approved(alpha):
+    from tenants.placements.services import end_placement
+
+    placement = make_placement(alpha)
+    batch = submit(alpha, placement, (day(0), "8"), (day(1), "8"))
+    end_placement(alpha, placement, day(0))
+    result = approve(alpha, batch)
+    assert [e.work_date for e in result.decided] == [day(0)] and [e.work_date for e in result.closed] == [day(1)]
+    assert services.approved_hours(alpha, placement.id) == D("8.00")
+
+
 def test_the_public_form_needs_the_csrf_token_and_a_name(app, client, alpha, ctx):
     placement = make_placement(alpha)
     batch = submit(alpha, placement, (day(0), "8"))
@@ -348,6 +359,21 @@ def test_only_approved_hours_count(alpha):
     assert services.approved_hours(alpha, period=(day(1), day(7))) == D("0.00")
     assert services.approved_hours_by_placement(alpha) == {one.id: D("8.00"), two.id: D("2.25")}
     assert fresh(alpha, batch.entries[2]).status is EntryStatus.SUBMITTED
+
+
+def test_the_first_approved_hours_set_the_first_working_day_and_move_its_guidance(alpha):
+    from tenants.frameworks.models import GuidanceAnchor
+    from tenants.guidance.services import moments_for
+
+    placement = make_placement(alpha)
+    batch = submit(alpha, placement, (day(3), "8"), (day(2), "8"))
+    earliest = next(e for e in batch.entries if e.work_date == day(2))
+    services.decide(alpha, batch, [services.Decision(earliest.id, False, "niet gewerkt")], "P. de Vries")
+    assert placement.first_working_day is None  # rejected hours do not count
+    approve(alpha, batch)
+    assert placement.first_working_day == day(3)
+    (contact,) = [m for m in moments_for(alpha, placement.id) if m.anchor is GuidanceAnchor.FIRST_WORKING_DAY]
+    assert contact.planned_on == day(3) + dt.timedelta(days=contact.offset_days)
 
 
 def test_the_first_working_day_is_set_only_when_empty(alpha):

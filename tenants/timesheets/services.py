@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,6 +28,7 @@ from nvsi.tenancy.naming import InvalidSlug, schema_for_slug
 from nvsi.tenancy.routing import TENANT_KEY, TenantRef
 from nvsi.tenancy.services import get_tenant, tenant_ref
 from tenants.frameworks.services import rules_for
+from tenants.guidance.services import reschedule_first_working_day
 from tenants.placements.models import Placement, PlacementStatus
 from tenants.placements.rules import maximum_duration
 from tenants.placements.services import placement_section
@@ -38,17 +38,6 @@ from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntr
 #: Salt of the approval links: a token signed for anything else never opens one.
 LINK_SALT = "nvsi.timesheets.approval"
 ZERO = Decimal("0.00")
-#: Called as ``fn(session, placement)`` when a placement's first working day is set from its
-#: first approved hours (guidance moments anchored on it can move along).
-_on_first_working_day: list[Callable] = []
-
-
-def on_first_working_day(fn: Callable) -> Callable:
-    """Decorator: run ``fn(session, placement)`` when approved hours set the first working day."""
-    _on_first_working_day.append(fn)
-    return fn
-
-
 class BatchNotFound(LookupError):
     """No submission with this id in this tenant."""
 
@@ -281,7 +270,8 @@ def submit_hours(session: Session, tenant: TenantRef, placement: Placement, line
     if not new:
         session.flush()
         return None
-    batch = TimesheetBatch(placement_id=placement.id, submitted_by_user_id=user_id, entries=new)
+    batch = TimesheetBatch(placement_id=placement.id, submitted_by_user_id=user_id,
+                           entries=sorted(new, key=lambda e: e.work_date))
     session.add(batch)
     try:
         with session.begin_nested():
@@ -399,7 +389,8 @@ def approval_message(session: Session, tenant: TenantRef, batch: TimesheetBatch,
     link = approval_link(tenant, batch, now)
     expires_at = now + dt.timedelta(days=approval_days(session, tenant, now.date()))
     placement = batch.placement
-    waiting = [e for e in batch.entries if e.status is EntryStatus.SUBMITTED] or batch.entries
+    waiting = sorted([e for e in batch.entries if e.status is EntryStatus.SUBMITTED] or batch.entries,
+                     key=lambda e: e.work_date)
     with force_locale("nl"):
         subject = _("Uren van %(name)s ter goedkeuring (%(municipality)s)",
                     name=placement.candidate.name, municipality=tenant.name)
@@ -449,7 +440,8 @@ def decide(session: Session, batch: TimesheetBatch, decisions: list[Decision], n
            now: dt.datetime | None = None) -> DecisionResult:
     """Record the employer's decisions on entries of ``batch``; ``name`` is who decides, as typed
     on the link's page (recorded with the address the link goes to). Only an entry still waiting
-    can be decided; the same decision again changes nothing; a decided entry keeps its decision.
+    can be decided (and approved only while its day is within the placement, which may have been
+    ended early meanwhile); the same decision again changes nothing; a decided entry keeps it.
     Rejecting needs a reason or a counter-proposal. The first approved hours of a placement
     set its first working day (if it had none)."""
     now = now or utcnow()
@@ -478,8 +470,8 @@ def decide(session: Session, batch: TimesheetBatch, decisions: list[Decision], n
         if entry.status is target:
             result.unchanged.append(entry)
             continue
-        if entry.status is not EntryStatus.SUBMITTED:
-            result.closed.append(entry)
+        if entry.status is not EntryStatus.SUBMITTED or (d.approve and not _within(batch.placement, entry.work_date)):
+            result.closed.append(entry)  # decided, replaced, or the placement was ended before that day
             continue
         values = {"status": target, "decided_at": now, "decided_by": decided_by}
         if not d.approve:
@@ -499,6 +491,10 @@ def decide(session: Session, batch: TimesheetBatch, decisions: list[Decision], n
     return result
 
 
+def _within(placement: Placement, day: dt.date) -> bool:
+    return placement.status is not PlacementStatus.CANCELLED and placement.start_date <= day <= placement.end_date
+
+
 def approve_all(session: Session, batch: TimesheetBatch, name: str,
                 now: dt.datetime | None = None) -> DecisionResult:
     """Approve every entry of ``batch`` still waiting (bulk approval)."""
@@ -515,8 +511,7 @@ def _set_first_working_day(session: Session, placement: Placement) -> None:
     if first is not None:
         placement.first_working_day = first
         session.flush()
-        for hook in _on_first_working_day:
-            hook(session, placement)
+        reschedule_first_working_day(session, placement)  # moments planned from that day move along
 
 
 # -- the placement page ---------------------------------------------------------------------------
