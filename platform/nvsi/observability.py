@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from flask import Flask, g, has_request_context, request, request_started
+from flask import Flask, current_app, g, has_request_context, request, request_started
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from stdnum.nl import bsn
 
@@ -300,8 +300,6 @@ def _on_request_started(app: Flask, **_extra) -> None:
 
 
 def _after_request(response):
-    from flask import current_app
-
     request_id = g.get("request_id") or _request_id()
     response.headers["X-Request-ID"] = request_id
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
