@@ -4,7 +4,8 @@
 Personal data (see docs/privacy.md): the BSN and IBAN are shown masked only; a BSN travels in a
 request body, never in a URL (the BSN lookup is a POST); no response is stored by a browser or
 proxy (``Cache-Control: no-store``); a form that comes back with errors does not repeat the BSN or
-IBAN that was typed. Candidates are for municipality staff and admins and the backoffice.
+IBAN that was typed; flash messages (kept in the signed but readable session cookie) name no
+candidate. Candidates are for municipality staff and admins and the backoffice.
 """
 
 from __future__ import annotations
@@ -369,7 +370,7 @@ def register_pages(bp):
                 errors = _field_errors(exc)
             else:
                 db.session.commit()
-                flash(_("Kandidaat %(name)s is ingeschreven.", name=candidate.name), "success")
+                flash(_("De kandidaat is ingeschreven."), "success")
                 return redirect(url_for("tenant.candidate", candidate_id=candidate.id))
             db.session.rollback()
             form, retype = _without_personal_numbers(form)
@@ -407,7 +408,7 @@ def register_pages(bp):
                 errors = _field_errors(exc, candidate)
             else:
                 db.session.commit()
-                flash(_("Kandidaat %(name)s is opgeslagen.", name=candidate.name), "success")
+                flash(_("De wijzigingen zijn opgeslagen."), "success")
                 return redirect(url_for("tenant.candidate", candidate_id=candidate.id))
             db.session.rollback()
             form, retype = _without_personal_numbers(form)
@@ -437,8 +438,7 @@ def register_pages(bp):
             errors = _field_errors(exc, candidate)
         else:
             db.session.commit()
-            flash(_("De status van %(name)s is nu: %(status)s.", name=candidate.name,
-                    status=status_label(candidate.status)), "success")
+            flash(_("De status is nu: %(status)s.", status=status_label(candidate.status)), "success")
             return redirect(url_for("tenant.candidate", candidate_id=candidate.id))
         db.session.rollback()
         return _render_detail(candidate, errors, form, 422)
