@@ -109,7 +109,6 @@ NVSI_{{ $key }}: {{ kindIs "string" $value | ternary $value (toJson $value) | qu
 {{- end }}
 NVSI_INSTANCE_PATH: {{ include "nvsi.instancePath" . | quote }}
 NVSI_METRICS_ENABLED: {{ .Values.metrics.enabled | toJson | quote }}
-PROMETHEUS_MULTIPROC_DIR: "/tmp/nvsi-metrics"
 GUNICORN_BIND: "0.0.0.0:8000"
 GUNICORN_METRICS_BIND: {{ ternary (printf "0.0.0.0:%v" .Values.metrics.port) "" .Values.metrics.enabled | quote }}
 GUNICORN_WORKERS: {{ .Values.gunicorn.workers | quote }}

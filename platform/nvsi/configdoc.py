@@ -40,8 +40,9 @@ ENVIRONMENT_ONLY = [
      "generated secret of the embedded default. Must be writable (an emptyDir in the chart)."),
     ("NVSI_TENANT_DIR", "`<instance>/tenants`", "SQLite only: the folder with one file per tenant."),
     ("PROMETHEUS_MULTIPROC_DIR", "a new temporary folder", "Where gunicorn's workers write their "
-     "metrics, summed by the master. Set by config/gunicorn.conf.py when metrics are on; emptied "
-     "when gunicorn starts."),
+     "metrics, summed by the master. Set by config/gunicorn.conf.py when metrics are on (a new "
+     "folder under /tmp unless given); emptied when gunicorn starts. Leave it unset for other "
+     "processes: a command's metrics then stay in that process."),
 ]
 
 

@@ -46,6 +46,11 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 #: The endpoint label of a request that matched no route (a 404 or 405 before routing).
 UNMATCHED = "unmatched"
 
+# Multiprocess mode (gunicorn) keeps each metric in a file of that folder; it must exist before the
+# metrics below are created.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 _log = logging.getLogger("nvsi.request")
 _job_log = logging.getLogger("nvsi.jobs")
 #: The job the current code runs in (see :func:`track_job`); logged with every line.
