@@ -36,6 +36,8 @@ ENVIRONMENT_ONLY = [
      "in url-safe base64. Required with PostgreSQL; from a Kubernetes Secret, backed up apart from "
      "the database (without it the encrypted columns cannot be read). The embedded SQLite default "
      "generates one in `instance/data_key`."),
+    ("NVSI_MAIL_PASSWORD", "—", "The SMTP password of `MAIL_USERNAME` (with `MAIL_BACKEND = \"smtp\"`), "
+     "from a Kubernetes Secret."),
     ("NVSI_INSTANCE_PATH", "`<project>/instance`", "The instance folder: the SQLite files and the "
      "generated secret of the embedded default. Must be writable (an emptyDir in the chart)."),
     ("NVSI_TENANT_DIR", "`<instance>/tenants`", "SQLite only: the folder with one file per tenant."),
