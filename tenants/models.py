@@ -7,9 +7,10 @@ from tenants.employers.models import Employer
 from tenants.frameworks.models import Arrangement, FrameworkSettings, GuidanceStep, LocalRuleValue
 from tenants.guidance.models import GuidanceMoment
 from tenants.placements.models import Placement
+from tenants.reminders.models import Reminder
 from tenants.timesheets.models import TimesheetBatch, TimesheetEntry
 
 __all__ = [
     "Arrangement", "Assignment", "Candidate", "Document", "Employer", "FrameworkSettings", "GuidanceMoment",
-    "GuidanceStep", "LocalRuleValue", "Placement", "TimesheetBatch", "TimesheetEntry",
+    "GuidanceStep", "LocalRuleValue", "Placement", "Reminder", "TimesheetBatch", "TimesheetEntry",
 ]
