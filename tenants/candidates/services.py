@@ -120,10 +120,13 @@ def _check_arrangement(session: Session, arrangement_id: int | None) -> None:
         raise CandidateInvalid("arrangement_id", "unknown_arrangement")
 
 
-def _flush(session: Session) -> None:
-    """Flush in a savepoint, turning a unique-key race on the BSN hash into a conflict."""
+def _flush(session: Session, change=lambda: None) -> None:
+    """Apply ``change()`` and flush inside a savepoint, turning a unique-key race on the BSN hash
+    into a conflict while the transaction stays usable. The change must happen inside:
+    ``begin_nested()`` flushes what is pending before the SAVEPOINT."""
     try:
         with session.begin_nested():
+            change()
             session.flush()
     except sa.exc.IntegrityError:
         # The driver's message carries the statement's parameters (the hash and the ciphertext):
@@ -143,8 +146,7 @@ def register_candidate(session: Session, data: dict, recorded_by: int | None) ->
     _check_arrangement(session, data.get("arrangement_id"))
     candidate = Candidate(**data, bsn_hash=digest, consent_at=utcnow(), consent_recorded_by=recorded_by,
                           status=CandidateStatus.REGISTERED)
-    session.add(candidate)
-    _flush(session)
+    _flush(session, lambda: session.add(candidate))
     return candidate
 
 
@@ -157,15 +159,17 @@ def update_candidate(session: Session, candidate: Candidate, data: dict, version
         raise CandidateConflict("version", "stale")
     data = dict(data)
     if "bsn" in data:
-        digest = bsn_hash(data["bsn"])
-        _check_bsn_free(session, digest, except_id=candidate.id)
-        candidate.bsn_hash = digest
+        data["bsn_hash"] = bsn_hash(data["bsn"])
+        _check_bsn_free(session, data["bsn_hash"], except_id=candidate.id)
     if "arrangement_id" in data and data["arrangement_id"] != candidate.arrangement_id:
         _check_arrangement(session, data["arrangement_id"])
-    for key, value in data.items():
-        setattr(candidate, key, value)
+
+    def change():
+        for key, value in data.items():
+            setattr(candidate, key, value)
+
     try:
-        _flush(session)
+        _flush(session, change)
     except StaleDataError as exc:
         raise CandidateConflict("version", "stale") from exc
     return candidate
