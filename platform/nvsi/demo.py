@@ -3,13 +3,20 @@ backoffice user, three municipalities with staff and employers. Idempotent."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from nvsi import migrate
 from nvsi.auth.models import Role
 from nvsi.auth.services import create_user, get_user_by_email
 from nvsi.tenancy import services as tenancy
 from nvsi.tenancy.models import TenantStatus
 from nvsi.tenancy.routing import Router, tenant_session
+from tenants.assignments.services import create_assignment
+from tenants.candidates.services import register_candidate
 from tenants.employers.services import create_employer, list_employers
+from tenants.frameworks.services import replace_arrangements
+from tenants.placements.services import create_placement
 
 #: Demo password of every demo account: printed, never used outside the demo.
 DEMO_PASSWORD = "demo-wachtwoord-2026"
@@ -35,6 +42,45 @@ EMPLOYERS = {
         ("Groenvoorziening De Linde B.V.", "61234567", "NL012345672B01", "Diezerstraat 5", "8011 RD", "Zwolle"),
     ],
 }
+
+
+#: Demo candidates per municipality: BSN (valid 11-test, fictitious), first name, last name, IBAN.
+CANDIDATES = {
+    "utrecht": [("100023757", "Sanne", "de Vries", "NL20INGB0001234567"),
+                ("100039595", "Mohamed", "El Amrani", None),
+                ("100126704", "Kees", "Jansen", "NL44RABO0123456789")],
+    "amersfoort": [("100174218", "Fatima", "Bakker", None), ("100372193", "Jan", "Visser", None)],
+    "zwolle": [("100419707", "Lotte", "Smit", None), ("100475140", "Ahmet", "Yilmaz", None)],
+}
+
+
+def _seed_tenant_work(ts, tenant, today: dt.date) -> None:
+    """Arrangements, candidates, an assignment per employer and a first placement."""
+    replace_arrangements(ts, tenant, [
+        {"code": "1", "name": "Arrangement 1", "target_share_pct": Decimal("15")},
+        {"code": "3", "name": "Arrangement 3", "target_share_pct": Decimal("85")},
+    ])
+    candidates = [
+        register_candidate(ts, {"bsn": bsn, "first_name": first, "last_name": last, "iban": iban,
+                                "registered_on": today - dt.timedelta(days=60), "consent": True,
+                                "work_preferences": "Buitenwerk, ochtenden"}, recorded_by=None)
+        for bsn, first, last, iban in CANDIDATES.get(tenant.slug, [])
+    ]
+    assignments = [
+        create_assignment(ts, tenant, {
+            "employer_id": employer.id, "title": f"Ondersteuning {employer.city}", "description": "",
+            "hours_per_week": Decimal("24"), "hourly_rate_cents": 1471, "location": employer.city,
+            "start_date": today - dt.timedelta(days=30), "end_date": None,
+            "displacement_declared_by": "Directie " + employer.name,
+        }, user_id=None)
+        for employer in list_employers(ts).items
+    ]
+    if candidates and assignments:
+        create_placement(ts, tenant, {
+            "candidate_id": candidates[0].id, "assignment_id": assignments[0].id,
+            "start_date": today - dt.timedelta(days=14), "hours_per_week": Decimal("16"),
+            "goals": "Werkritme opdoen en samenwerken in een team.",
+        }, user_id=None)
 
 
 def seed_demo(db, router: Router) -> list[str]:
@@ -70,6 +116,7 @@ def seed_demo(db, router: Router) -> list[str]:
                     name=name, kvk_number=kvk, vat_id=vat, street_address=street,
                     postal_code=postal, city=city, contact_email=f"facturen@{kvk}.example",
                 ))
+            _seed_tenant_work(ts, tenant, dt.date.today())
             ts.commit()
 
     lines = ["Demo ready. Log in at http://127.0.0.1:8000/login with password "
