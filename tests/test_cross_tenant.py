@@ -111,6 +111,7 @@ CASES = {
     "tenant.timesheet": ("GET", "placement_id", None, None),
     "tenant.submit_timesheet": ("POST", "placement_id", {"week": "2026-01-05", "hours-2026-01-06": "4"}, None),
     "tenant.timesheet_batch": ("GET", "batch_id", None, None),
+    "tenant.send_approval_link": ("POST", "batch_id", {}, None),
     "tenant_api.api_timesheet": ("GET", "placement_id", None, None),
     "tenant_api.api_submit_timesheet": ("POST", "placement_id", None,
                                         {"entries": [{"work_date": "2026-01-06", "hours": "4"}]}),

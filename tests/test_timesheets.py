@@ -459,6 +459,75 @@ def test_week_page_enters_hours_and_shows_the_link(client, login, alpha):
     assert too_many.status_code == 422 and "0 tot en met 24 uur" in too_many.get_data(as_text=True)
 
 
+# -- the approval e-mail (nvsi.mail) ---------------------------------------------------------------------
+
+
+class FakeMailer:
+    """Records what would be sent; ``fail`` makes it refuse like an unreachable server."""
+
+    name = "fake"
+
+    def __init__(self, fail=False):
+        self.sent, self.fail = [], fail
+
+    def send(self, message):
+        from nvsi.mail import MailError, Sent
+
+        if self.fail:
+            raise MailError("SMTP unavailable (ConnectionRefusedError)", server_down=True)
+        self.sent.append(message)
+        return Sent(self.name, "<1@test>")
+
+
+@pytest.fixture
+def outbox(monkeypatch):
+    fake = FakeMailer()
+    monkeypatch.setattr("nvsi.mail.mailer", lambda config=None: fake)
+    return fake
+
+
+def test_submitting_mails_the_employer_the_link(client, login, alpha, outbox):
+    placement = make_placement(alpha)
+    alpha.commit()
+    token = login("staff@alpha.test")
+    response = client.post(f"/api/v1/g/alpha/placements/{placement.id}/timesheets", headers={"X-CSRFToken": token},
+                           json={"entries": [{"work_date": "2026-02-02", "hours": "8"}]})
+    approval = response.get_json()["approval"]
+    assert approval["mail"] == {"sent": True, "via": "fake", "error": None}
+    (mail,) = outbox.sent
+    assert mail.to == ("facturen@groen.example",) and approval["link"] in mail.body
+    assert "Anna" not in mail.subject  # previews and mail logs name no person
+    assert mail.headers == {"Auto-Submitted": "auto-generated"}
+    path = link_path(approval["link"])
+    assert client.get(path).status_code == 200
+
+    # A new link by mail from the batch page.
+    batch_id = response.get_json()["batch"]["id"]
+    sent = client.post(f"/g/alpha/urenbriefjes/{batch_id}/versturen", data={"csrf_token": token})
+    assert sent.status_code == 302 and len(outbox.sent) == 2
+    assert "facturen@groen.example" in client.get(sent.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_failing_mail_server_keeps_the_hours_and_says_what_to_do(client, login, alpha, monkeypatch):
+    monkeypatch.setattr("nvsi.mail.mailer", lambda config=None: FakeMailer(fail=True))
+    placement = make_placement(alpha)
+    alpha.commit()
+    token = login("staff@alpha.test")
+    response = client.post(f"/g/alpha/plaatsingen/{placement.id}/uren",
+                           data={"csrf_token": token, "week": "2026-02-02", "hours-2026-02-02": "8"})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "kon niet worden verstuurd" in page and "/uren/" in page
+    assert services.approved_hours(alpha, placement.id) == D("0.00")
+    assert len(services.open_batches(alpha, placement.id)) == 1
+
+
+def test_links_in_mails_use_the_configured_address(app, alpha, ctx, monkeypatch):
+    placement = make_placement(alpha)
+    batch = submit(alpha, placement, (day(0), "8"))
+    monkeypatch.setitem(app.config, "MAIL_LINK_BASE_URL", "https://flextensie.example/")
+    assert services.approval_link(ALPHA, batch).startswith("https://flextensie.example/uren/")
+
+
 # -- the token and the tenants ----------------------------------------------------------------------------
 
 

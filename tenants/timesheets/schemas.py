@@ -63,14 +63,23 @@ class TimesheetBatchSchema(Args):
     entries = fields.List(fields.Nested(TimesheetEntrySchema))
 
 
+class MailDeliverySchema(Args):
+    """What became of the approval e-mail (``via: log``: the platform sends no mail)."""
+
+    sent = fields.Boolean()
+    via = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
 class ApprovalMessageSchema(Args):
-    """A new approval link and the e-mail that asks the employer to decide."""
+    """A new approval link, the e-mail that asks the employer to decide, and its delivery."""
 
     to = fields.String()
     subject = fields.String()
     body = fields.String()
     link = fields.String()
     expires_at = fields.AwareDateTime()
+    mail = fields.Nested(MailDeliverySchema, allow_none=True)
 
 
 class TimesheetSubmissionSchema(Args):

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, aliased
 
+from nvsi import mail
 from nvsi.db import utcnow
 from nvsi.rules.violations import Violation, violation
 from nvsi.tenancy.models import TenantStatus
@@ -307,9 +308,14 @@ def approval_token(tenant: TenantRef, batch_id: int, now: dt.datetime | None = N
 
 
 def approval_link(tenant: TenantRef, batch: TimesheetBatch, now: dt.datetime | None = None) -> str:
-    """The employer's approval link for ``batch`` (absolute; outside a request it needs
-    ``SERVER_NAME``). A new link for the same submission is simply a newer signature."""
-    return url_for("timesheet_approval.show", token=approval_token(tenant, batch.id, now), _external=True)
+    """The employer's approval link for ``batch``: absolute, on ``MAIL_LINK_BASE_URL`` when set
+    (so jobs can make links too), else on the host of the current request. A new link for the
+    same submission is simply a newer signature."""
+    token = approval_token(tenant, batch.id, now)
+    base = (current_app.config.get("MAIL_LINK_BASE_URL") or "").rstrip("/")
+    if base:
+        return base + current_app.url_map.bind("localhost").build("timesheet_approval.show", {"token": token})
+    return url_for("timesheet_approval.show", token=token, _external=True)
 
 
 @dataclass(frozen=True)
@@ -392,8 +398,9 @@ def approval_message(session: Session, tenant: TenantRef, batch: TimesheetBatch,
     waiting = sorted([e for e in batch.entries if e.status is EntryStatus.SUBMITTED] or batch.entries,
                      key=lambda e: e.work_date)
     with force_locale("nl"):
-        subject = _("Uren van %(name)s ter goedkeuring (%(municipality)s)",
-                    name=placement.candidate.name, municipality=tenant.name)
+        # The subject names no person: it shows in previews and mail logs.
+        subject = _("Gewerkte uren ter goedkeuring: %(title)s (%(municipality)s)",
+                    title=placement.assignment.title, municipality=tenant.name)
         body = _(
             "Geachte heer/mevrouw,\n\n"
             "%(municipality)s vraagt u de gewerkte uren van %(name)s voor de opdracht \"%(title)s\" "
@@ -408,6 +415,27 @@ def approval_message(session: Session, tenant: TenantRef, batch: TimesheetBatch,
             expires=format_date(expires_at.date(), "long"), link=link,
         )
     return ApprovalMessage(placement.assignment.employer.contact_email, subject, body, link, expires_at)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of an approval e-mail: ``via`` names the mail backend (``log`` sends nothing)."""
+
+    sent: bool
+    via: str | None = None
+    error: str | None = None
+
+
+def send_approval_message(message: ApprovalMessage) -> Delivery:
+    """Mail the approval request to the employer through the platform's mailer (``nvsi.mail``).
+    Call it after the commit, so no mail announces hours that were rolled back. A failure is
+    reported, not raised: the hours stay submitted, and staff can send again or pass the link on."""
+    try:
+        sent = mail.mailer().send(mail.Mail(to=(message.to,), subject=message.subject, body=message.body,
+                                            headers={"Auto-Submitted": "auto-generated"}))
+    except mail.MailError as exc:
+        return Delivery(False, None, str(exc))
+    return Delivery(True, sent.via)
 
 
 # -- the employer's decisions ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ before anything can query) from the token alone; only then is the tenant looked 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
@@ -133,7 +134,8 @@ def register_api(bp):
             return TimesheetSubmissionSchema().dump({"batch": None, "approval": None})
         message = services.approval_message(db.session, g.tenant, batch)
         db.session.commit()
-        body = TimesheetSubmissionSchema().dump({"batch": batch, "approval": message})
+        approval = {**asdict(message), "mail": services.send_approval_message(message)}
+        body = TimesheetSubmissionSchema().dump({"batch": batch, "approval": approval})
         return body, 201, {"Location": url_for("tenant_api.api_get_timesheet_batch", batch_id=batch.id)}
 
     @bp.get("/timesheet-batches/<int:batch_id>")
@@ -155,19 +157,20 @@ def register_api(bp):
     @bp.post("/timesheet-batches/<int:batch_id>/link")
     @roles_required(*STAFF)
     def api_new_approval_link(batch_id: int):
-        """A new approval link for a submission (e.g. after the old one expired).
+        """Send the employer a new approval link for a submission (e.g. after the old one expired).
         ---
         post:
           tags: [timesheets]
-          summary: Issue a new approval link and mail text for a submission
+          summary: Mail a new approval link for a submission; returns the link, the text and the delivery
           responses:
             200:
-              description: OK
+              description: OK (see `mail` for the delivery)
               content: {application/json: {schema: ApprovalMessageSchema}}
             404: {$ref: '#/components/responses/NotFound'}
         """
-        batch = _batch(batch_id)
-        return ApprovalMessageSchema().dump(services.approval_message(db.session, g.tenant, batch))
+        message = services.approval_message(db.session, g.tenant, _batch(batch_id))
+        db.session.rollback()  # nothing to store: end the transaction before the mail goes out
+        return ApprovalMessageSchema().dump({**asdict(message), "mail": services.send_approval_message(message)})
 
 
 # -- pages for staff ----------------------------------------------------------------------------
@@ -223,6 +226,19 @@ def _grid(placement, monday: dt.date, today: dt.date, form: dict | None) -> list
     return rows
 
 
+def _flash_delivery(message, delivery, done: str) -> None:
+    """Tell staff whether the employer got the e-mail, and what to do if not."""
+    if delivery.sent and delivery.via != "log":
+        flash(_("%(done)s De opdrachtgever krijgt een e-mail met de link op %(to)s.", done=done, to=message.to),
+              "success")
+    elif delivery.sent:
+        flash(_("%(done)s Dit platform verstuurt geen e-mail: stuur de opdrachtgever de link hieronder.",
+                done=done), "success")
+    else:
+        flash(_("%(done)s De e-mail kon niet worden verstuurd (%(error)s): stuur de opdrachtgever de link "
+                "hieronder, of probeer het later opnieuw.", done=done, error=delivery.error), "error")
+
+
 def register_pages(bp):
     @bp.get("/plaatsingen/<int:placement_id>/uren")
     @roles_required(*STAFF)
@@ -267,11 +283,14 @@ def register_pages(bp):
         if errors:
             db.session.rollback()
             return _render_week(placement, monday, today, form, errors)
-        db.session.commit()
         if batch is None:
+            db.session.commit()
             flash(_("Er is niets gewijzigd: deze uren staan al zo."), "success")
             return redirect(url_for("tenant.timesheet", placement_id=placement.id, week=monday.isoformat()))
-        flash(_("De uren zijn ter goedkeuring klaargezet. Stuur de opdrachtgever de link hieronder."), "success")
+        message = services.approval_message(db.session, g.tenant, batch)
+        db.session.commit()
+        _flash_delivery(message, services.send_approval_message(message),
+                        _("De uren zijn ter goedkeuring verstuurd."))
         return redirect(url_for("tenant.timesheet_batch", batch_id=batch.id))
 
     def _render_week(placement, monday, today, form, errors):
@@ -287,6 +306,15 @@ def register_pages(bp):
             total=services.approved_hours(db.session, placement.id),
             batches=services.open_batches(db.session, placement.id),
         ), 422 if errors else 200
+
+    @bp.post("/urenbriefjes/<int:batch_id>/versturen")
+    @roles_required(*STAFF)
+    def send_approval_link(batch_id: int):
+        """Mail the employer a new approval link (e.g. after the old one expired)."""
+        message = services.approval_message(db.session, g.tenant, _batch(batch_id))
+        db.session.rollback()
+        _flash_delivery(message, services.send_approval_message(message), _("Er is een nieuwe link verstuurd."))
+        return redirect(url_for("tenant.timesheet_batch", batch_id=batch_id))
 
     @bp.get("/urenbriefjes/<int:batch_id>")
     @roles_required(*STAFF)
