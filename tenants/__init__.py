@@ -9,14 +9,17 @@ def register_tenant_blueprints(pages, api) -> None:
     """Attach every tenant domain's views to the tenant blueprints."""
     from tenants.assignments import views as assignments
     from tenants.candidates import views as candidates
+    from tenants.dashboard import views as dashboard
     from tenants.documents import views as documents
     from tenants.employers import views as employers
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
     from tenants.placements import views as placements
+    from tenants.reminders import views as reminders
     from tenants.timesheets import views as timesheets
 
-    for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets):
+    for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
+                   reminders, dashboard):
         domain.register_pages(pages)
         domain.register_api(api)
 

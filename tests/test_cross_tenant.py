@@ -25,6 +25,7 @@ from tenants.employers.models import Employer
 from tenants.guidance.models import GuidanceMoment
 from tenants.placements.models import Placement
 from tenants.placements.services import create_placement
+from tenants.reminders.models import Reminder, ReminderKind
 from tenants.timesheets.models import TimesheetBatch
 from tenants.timesheets.services import submit_hours
 from tests.conftest import employer_data
@@ -117,6 +118,13 @@ CASES = {
                                         {"entries": [{"work_date": "2026-01-06", "hours": "4"}]}),
     "tenant_api.api_get_timesheet_batch": ("GET", "batch_id", None, None),
     "tenant_api.api_new_approval_link": ("POST", "batch_id", None, {}),
+    "tenant.reminders": ("GET", None, None, None),
+    "tenant.mark_reminder_read": ("POST", "reminder_id", {}, None),
+    "tenant_api.api_list_reminders": ("GET", None, None, None),
+    "tenant_api.api_get_reminder": ("GET", "reminder_id", None, None),
+    "tenant_api.api_mark_reminder_read": ("POST", "reminder_id", None, {}),
+    "tenant.dashboard": ("GET", None, None, None),
+    "tenant_api.api_dashboard": ("GET", None, None, None),
 }
 
 
@@ -174,6 +182,17 @@ def _arrange_timesheet_batch(session) -> int:
                         None, today=dt.date(2026, 11, 23)).id
 
 
+def _arrange_reminder(session) -> int:
+    """An unread reminder about alpha's newest placement."""
+    placement = session.get(Placement, _newest_placement(session))
+    row = Reminder(kind=ReminderKind.END_OF_PLACEMENT, subject_id=placement.id, placement_id=placement.id,
+                   candidate_id=placement.candidate_id, due_on=dt.date(2026, 6, 20), recipients="",
+                   subject="Einde plaatsing nadert", body="Alleen Alfa", send_attempts=0)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 #: The URL id argument -> how to make a row in alpha that has no twin in beta (returns its id).
 #: A domain with a new kind of id adds its maker here.
 ARRANGE = {
@@ -184,6 +203,7 @@ ARRANGE = {
     "document_id": _arrange_document,
     "moment_id": _arrange_moment,
     "batch_id": _arrange_timesheet_batch,
+    "reminder_id": _arrange_reminder,
 }
 
 
@@ -210,7 +230,8 @@ def alpha_ids(tenant_session) -> dict[str, int]:
     beta = tenant_session("beta")
     for arg, value in ids.items():
         table = {"employer_id": Employer, "assignment_id": Assignment, "candidate_id": Candidate,
-                 "placement_id": Placement, "batch_id": TimesheetBatch}.get(arg)
+                 "placement_id": Placement, "batch_id": TimesheetBatch,
+                 "reminder_id": Reminder}.get(arg)
         if table is not None:
             assert beta.get(table, value) is None, f"{arg} {value} exists in beta too"
     return ids

@@ -7,6 +7,7 @@
     nvsi demo                    seed demo data and print how to log in
     nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
+    nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ def register_cli(app) -> None:
     from nvsi.decisions.cli import decisions_group
 
     app.cli.add_command(decisions_group)
+    from tenants.reminders.cli import reminders_group
+
+    app.cli.add_command(reminders_group)
 
 
 def _create_app():

@@ -52,7 +52,12 @@ class Sent:
 
 class MailError(RuntimeError):
     """A message could not be handed over. The text names the kind of failure (and an SMTP
-    code), never an address or content, so it can be logged and stored."""
+    code), never an address or content, so it can be logged and stored. ``server_down``: the
+    server could not be reached or refused the session (every other message would fail too)."""
+
+    def __init__(self, message: str, server_down: bool = False):
+        super().__init__(message)
+        self.server_down = server_down
 
 
 class Mailer(Protocol):
@@ -98,11 +103,13 @@ class SMTPMailer:
                     smtp.login(self.username, self.password)
                 refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as exc:
-            raise MailError(f"SMTP {exc.smtp_code} ({type(exc).__name__})") from None
+            # 421: service not available; a refused HELO or login fails for every message.
+            down = exc.smtp_code == 421 or isinstance(exc, (smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError))
+            raise MailError(f"SMTP {exc.smtp_code} ({type(exc).__name__})", server_down=down) from None
         except smtplib.SMTPRecipientsRefused:
             raise MailError("SMTP refused every recipient") from None
         except (smtplib.SMTPException, OSError) as exc:  # OSError: refused, timeout, TLS
-            raise MailError(f"SMTP unavailable ({type(exc).__name__})") from None
+            raise MailError(f"SMTP unavailable ({type(exc).__name__})", server_down=True) from None
         if refused:
             # Some recipients accepted: the message went out; the refusals are logged by count.
             log.warning("mail partly refused", extra={"fields": {"refused": len(refused)}})

@@ -54,9 +54,10 @@ def _navigation():
         if not current_user.is_authenticated:
             return []
         if "tenant" in g:
-            pages = [("tenant.candidates", _("Kandidaten")),
+            pages = [("tenant.dashboard", _("Overzicht")), ("tenant.candidates", _("Kandidaten")),
                      ("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
+                     ("tenant.reminders", _("Signalen")),
                      ("tenant.framework", _("Lokale kaders"))]
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
