@@ -291,7 +291,7 @@ def test_values_files_fit_the_schema():
 @pytest.mark.parametrize("override, where", [
     ({"config": {"SECRET_KEY": "x"}}, "config"),
     ({"config": {"DATABASE_URL": "postgresql://u:p@h/db"}}, "config"),
-    ({"config": {"SMTP_PASSWORD": "x"}}, "config"),
+    ({"config": {"MAIL_PASSWORD": "x"}}, "config"),
     ({"extraEnv": [{"name": "NVSI_STRIPE_SECRET_KEY", "value": "sk_live_x"}]}, "extraEnv"),
     ({"secrets": {"database": {"existingSecret": ""}}}, "secrets"),
     ({"replicaCount": "2"}, "replicaCount"),
@@ -361,7 +361,9 @@ def test_cronjobs_are_off_until_their_commands_exist():
         assert job["enabled"] is False
         block = text[text.index(f"  {name}:"):]
         comment = block.splitlines()[1]
-        assert "Off by default" in comment and " ".join(job["command"]) in comment and "arrives" in comment
+        assert "Off by default" in comment and " ".join(job["command"]) in comment
+        if name != "reminders":  # `nvsi reminders send` exists; it needs mail set up first
+            assert "arrives" in comment
 
 
 def test_production_example_sets_what_many_schemas_need():

@@ -160,17 +160,12 @@ GUNICORN_WORKER_TMP_DIR: "/dev/shm"
       name: {{ .Values.secrets.stripe.existingSecret }}
       key: {{ .Values.secrets.stripe.webhookSecretKey }}
 {{- end }}
-{{- if .Values.secrets.smtp.existingSecret }}
-- name: NVSI_SMTP_USERNAME
+{{- if .Values.secrets.mail.existingSecret }}
+- name: NVSI_MAIL_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.secrets.smtp.existingSecret }}
-      key: {{ .Values.secrets.smtp.usernameKey }}
-- name: NVSI_SMTP_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.secrets.smtp.existingSecret }}
-      key: {{ .Values.secrets.smtp.passwordKey }}
+      name: {{ .Values.secrets.mail.existingSecret }}
+      key: {{ .Values.secrets.mail.passwordKey }}
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
