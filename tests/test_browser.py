@@ -152,7 +152,7 @@ def log_in(page, email: str) -> None:
     page.get_by_label("E-mailadres").fill(email)
     page.get_by_label("Wachtwoord").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Inloggen").click()
-    page.wait_for_url(re.compile(r"/g/[a-z0-9-]+/opdrachtgevers$"))
+    page.wait_for_url(re.compile(r"/g/[a-z0-9-]+/overzicht$"))  # the municipality's dashboard
 
 
 def fill_employer_form(page, values: dict[str, str]) -> None:
@@ -191,10 +191,12 @@ def check_accessibility(page, what: str) -> None:
 
 @pytest.mark.parametrize("live_server", BACKENDS, indirect=True)
 def test_employer_journey_and_tenant_isolation(new_page, live_server):
-    # Utrecht staff logs in and lands on the employer list of their municipality.
+    # Utrecht staff logs in on their municipality's dashboard and opens the employer list.
     page = new_page()
     log_in(page, UTRECHT_STAFF)
-    assert page.url == f"{live_server.url}/g/utrecht/opdrachtgevers"
+    assert page.url == f"{live_server.url}/g/utrecht/overzicht"
+    page.get_by_role("link", name="Opdrachtgevers", exact=True).click()
+    page.wait_for_url("**/g/utrecht/opdrachtgevers")
     expect(page.get_by_role("heading", level=1)).to_have_text("Opdrachtgevers")
     expect(page.get_by_role("row", name=re.compile(NEW_EMPLOYER["name"]))).to_have_count(0)
 
@@ -232,7 +234,8 @@ def test_employer_journey_and_tenant_isolation(new_page, live_server):
     # Zwolle staff, in a browser context of their own, sees nothing of Utrecht.
     other = new_page()
     log_in(other, ZWOLLE_STAFF)
-    assert other.url == f"{live_server.url}/g/zwolle/opdrachtgevers"
+    assert other.url == f"{live_server.url}/g/zwolle/overzicht"
+    other.goto("/g/zwolle/opdrachtgevers")
     expect(other.locator("main")).not_to_contain_text(NEW_EMPLOYER["name"])
     for path in ("/g/utrecht/opdrachtgevers", edit_path,
                  f"/g/zwolle/opdrachtgevers/{match.group(1)}/bewerken"):

@@ -184,7 +184,7 @@ def test_navigation_per_role(client, login):
     html = client.get("/g/alpha/opdrachtgevers").get_data(as_text=True)
     nav = html[html.index("<nav"):html.index("</nav>")]
     assert "Gemeente Alfa" in nav and "Gemeente Gamma" in nav and "Alle gemeenten" not in nav
-    assert 'href="/g/alpha/opdrachtgevers" aria-current="page"' in nav
+    assert 'href="/g/alpha/overzicht" aria-current="page"' in nav
 
 
 def test_backoffice_navigation_does_not_list_every_municipality(client, login):

@@ -21,7 +21,7 @@ def home():
         return redirect(url_for("auth.login"))
     tenants = user_tenants(db.session, current_user._get_current_object())
     if len(tenants) == 1 and current_user.role.is_municipal:
-        return redirect(url_for("tenant.employers", tenant_slug=tenants[0].slug))
+        return redirect(url_for("tenant.dashboard", tenant_slug=tenants[0].slug))
     return render_template("home.html", tenants=tenants)
 
 
@@ -45,7 +45,7 @@ def _navigation():
         else:
             items = []
         items += [
-            (url_for("tenant.employers", tenant_slug=t.slug), t.name, t.slug == current) for t in tenants
+            (url_for("tenant.dashboard", tenant_slug=t.slug), t.name, t.slug == current) for t in tenants
         ]
         return items
 
