@@ -181,8 +181,10 @@ def test_pages_create_an_assignment_and_a_placement(client, login, alpha):
     assert refused.status_code == 422 and 'value="Magazijn"' in html
     assert "geen regulier" in html  # the declaration is required
     refused = client.post("/g/alpha/opdrachten/nieuw", data={**form, "displacement_confirmed": "ja"})
-    assert refused.status_code == 422 and "minimumtarief" in refused.get_data(as_text=True)
-    created = client.post("/g/alpha/opdrachten/nieuw", data={**form, "hourly_rate": "12.30",
+    assert refused.status_code == 422
+    assert "Het uurtarief 12,00 ligt onder het minimumtarief 12,30" in refused.get_data(as_text=True)
+    created = client.post("/g/alpha/opdrachten/nieuw", data={**form, "hourly_rate": "12,30",
+                                                              "hours_per_week": "24,5",
                                                               "displacement_confirmed": "ja"})
     assert created.status_code == 302
     assignment_id = int(created.headers["Location"].rsplit("/", 1)[1])

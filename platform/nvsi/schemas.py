@@ -12,6 +12,7 @@ _MESSAGES = {
     "Unknown field.": _l("Onbekend veld."),
     "Not a valid string.": _l("Moet tekst zijn."),
     "Not a valid integer.": _l("Moet een geheel getal zijn."),
+    "Not a valid number.": _l("Geen geldig getal."),
     "Not a valid boolean.": _l("Moet waar of onwaar zijn."),
     "Not a valid email address.": _l("Geen geldig e-mailadres."),
     "Invalid input type.": _l("Ongeldige invoer: een JSON-object verwacht."),
@@ -47,6 +48,17 @@ def ordered_errors(errors: dict, schema: Schema) -> dict:
     """Field errors in the order the schema declares its fields (the order of the form)."""
     order = list(schema.fields)
     return dict(sorted(errors.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+
+
+class LocalDecimal(fields.Decimal):
+    """A decimal typed the Dutch way ("24,5") or the English way ("24.5"); never a float."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().replace(" ", "")
+            if "," in value and "." not in value:
+                value = value.replace(",", ".")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class OptionalText(fields.String):

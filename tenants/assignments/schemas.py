@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, post_load, validates
 
-from nvsi.schemas import Args
+from nvsi.schemas import Args, LocalDecimal
 
 
 class AssignmentArgs(Args):
@@ -16,8 +16,8 @@ class AssignmentArgs(Args):
     employer_id = fields.Integer(required=True)
     title = fields.String(required=True)
     description = fields.String(load_default="")
-    hours_per_week = fields.Decimal(required=True, places=None)
-    hourly_rate = fields.Decimal(required=True, places=None)
+    hours_per_week = LocalDecimal(required=True, places=None)
+    hourly_rate = LocalDecimal(required=True, places=None)
     location = fields.String(required=True)
     start_date = fields.Date(required=True)
     end_date = fields.Date(load_default=None, allow_none=True)

@@ -43,7 +43,8 @@ def check_rate(rules: dict[str, RuleInForce], rate_cents: int, field: str) -> li
                "(gedeelde regels versie %(version)s).")
         )
         return [violation("rate_below_minimum", field, "min_hourly_rate", minimum.version, message,
-                          rate=Decimal(rate_cents) / 100, minimum=minimum.value, version=minimum.version)]
+                          rate=(Decimal(rate_cents) / 100).quantize(Decimal("0.01")), minimum=minimum.value,
+                          version=minimum.version)]
     return []
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from marshmallow import ValidationError, fields, validates
 
-from nvsi.schemas import Args
+from nvsi.schemas import Args, LocalDecimal
 
 
 class PlacementArgs(Args):
@@ -17,7 +17,7 @@ class PlacementArgs(Args):
     assignment_id = fields.Integer(required=True)
     start_date = fields.Date(required=True)
     end_date = fields.Date(load_default=None, allow_none=True)
-    hours_per_week = fields.Decimal(required=True, places=None)
+    hours_per_week = LocalDecimal(required=True, places=None)
     goals = fields.String(load_default="")
 
     @validates("hours_per_week")
