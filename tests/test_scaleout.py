@@ -31,9 +31,8 @@ def test_no_shared_table_refers_to_a_tenant_table():
             assert fk.column.table.metadata is SharedBase.metadata, f"{table.fullname} refers to a tenant table"
 
 
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)  # Citus is PostgreSQL's
 def test_ids_are_bigint_and_no_foreign_key_crosses_schemas_on_postgresql(database):
-    if database.backend != "postgresql":
-        pytest.skip("the column types that matter for Citus are PostgreSQL's")
     with database.app.app_context(), db.engine.connect() as conn:
         not_bigint = conn.execute(sa.text("""
             SELECT c.table_schema, c.table_name, c.column_name, c.data_type
