@@ -10,6 +10,8 @@ Two metadata collections, never mixed:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -105,3 +107,24 @@ def append_only(table: sa.Table) -> None:
         schema = connection.schema_for_object(target)
         for statement in append_only_ddl(connection.dialect.name, target.name, schema):
             connection.execute(sa.text(statement))
+
+
+@contextmanager
+def savepoint(session, on_conflict: Callable[[sa.exc.IntegrityError], Exception] | None = None,
+              *, chain: bool = True) -> Iterator[None]:
+    """Make the changes of the ``with`` block in a savepoint and flush them there.
+
+    A unique key that fires means a concurrent writer got there first (a check before the
+    change cannot see rows not yet committed): ``on_conflict(error)`` gives the exception to
+    raise instead, and the session stays usable. The changes must be made *inside* the block:
+    ``begin_nested`` flushes what is pending before the SAVEPOINT, outside its protection.
+    ``chain=False`` drops the driver's error (whose text repeats the statement's parameters).
+    """
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except sa.exc.IntegrityError as exc:
+        if on_conflict is None:
+            raise
+        raise on_conflict(exc) from (exc if chain else None)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from nvsi.crypto import cipher
-from nvsi.db import utcnow
+from nvsi.db import savepoint, utcnow
 from tenants.candidates.models import Candidate, CandidateStatus
 from tenants.frameworks.models import Arrangement
 
@@ -121,17 +121,11 @@ def _check_arrangement(session: Session, arrangement_id: int | None) -> None:
 
 
 def _flush(session: Session, change=lambda: None) -> None:
-    """Apply ``change()`` and flush inside a savepoint, turning a unique-key race on the BSN hash
-    into a conflict while the transaction stays usable. The change must happen inside:
-    ``begin_nested()`` flushes what is pending before the SAVEPOINT."""
-    try:
-        with session.begin_nested():
-            change()
-            session.flush()
-    except sa.exc.IntegrityError:
-        # The driver's message carries the statement's parameters (the hash and the ciphertext):
-        # not chained, so no traceback of this conflict repeats them.
-        raise CandidateConflict("bsn", "bsn_taken") from None
+    """``change()`` in a savepoint (see :func:`nvsi.db.savepoint`): a race on the BSN hash becomes
+    a conflict and the transaction stays usable. The driver's error is not chained: its text
+    repeats the statement's parameters (the hash and the ciphertext)."""
+    with savepoint(session, lambda _exc: CandidateConflict("bsn", "bsn_taken"), chain=False):
+        change()
 
 
 def register_candidate(session: Session, data: dict, recorded_by: int | None) -> Candidate:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from nvsi.db import utcnow
+from nvsi.db import savepoint, utcnow
 from tenants.employers.models import Employer
 
 
@@ -79,15 +79,10 @@ def _check_kvk_free(session: Session, kvk_number: str, except_id: int | None = N
 
 
 def _in_savepoint(session: Session, change) -> None:
-    """Apply ``change()`` and flush inside a savepoint, so a unique-key race (two requests with
-    the same KvK number) becomes a conflict on that field and the transaction stays usable.
-    The change must happen inside: ``begin_nested()`` flushes what is pending before it starts."""
-    try:
-        with session.begin_nested():
-            change()
-            session.flush()
-    except sa.exc.IntegrityError as exc:
-        raise EmployerConflict("kvk_number", "kvk_number_taken") from exc
+    """``change()`` in a savepoint (see :func:`nvsi.db.savepoint`): a KvK race (two requests with
+    the same number) becomes a conflict on that field and the transaction stays usable."""
+    with savepoint(session, lambda _exc: EmployerConflict("kvk_number", "kvk_number_taken")):
+        change()
 
 
 def create_employer(session: Session, data: dict) -> Employer:

@@ -8,8 +8,7 @@ user may see (:func:`get_request`), with the same not-found for missing and forb
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from nvsi.auth.models import Role, User
 from nvsi.catalogue.models import AccessRequest, AccessStatus, Product
-from nvsi.db import utcnow
+from nvsi.db import savepoint, utcnow
 from nvsi.tenancy.routing import TenantRef
 from nvsi.tenancy.services import user_tenants
 
@@ -53,17 +52,10 @@ def get_product(session: Session, product_id: int, *, include_withdrawn: bool = 
     return product
 
 
-@contextmanager
-def _savepoint(session: Session, code: str, field: str) -> Iterator[None]:
-    """Make the changes of the ``with`` block in a savepoint (``begin_nested`` flushes what is
-    pending *before* it starts, so the changes belong inside). A unique key that fires means a
-    concurrent writer got there first: a :class:`CatalogueConflict` ``code`` on ``field``."""
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except sa.exc.IntegrityError as exc:
-        raise CatalogueConflict(code, field) from exc
+def _savepoint(session: Session, code: str, field: str):
+    """A savepoint (see :func:`nvsi.db.savepoint`) whose unique-key conflict is a
+    :class:`CatalogueConflict` ``code`` on ``field``: a concurrent writer got there first."""
+    return savepoint(session, lambda _exc: CatalogueConflict(code, field))
 
 
 def create_product(session: Session, data: dict) -> Product:

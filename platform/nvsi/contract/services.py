@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -24,6 +22,7 @@ from nvsi.contract.models import (
     ExecutionContract,
     ReviewOutcome,
 )
+from nvsi.db import savepoint
 
 #: Months from the start to the go/no-go review when none is given (DOMAIN.md, source 001).
 REVIEW_AFTER_MONTHS = 6
@@ -133,31 +132,24 @@ def _check_no_overlap(session: Session, contract_id: int | None, start: dt.date,
         raise ContractConflict("period_overlaps", "start_date", {"reference": other})
 
 
-@contextmanager
-def _savepoint(session: Session) -> Iterator[None]:
-    """Make the changes of the ``with`` block in a savepoint and flush them there. A unique key
-    that fires means a concurrent writer got there first (the checks before cannot see rows
-    not yet committed): that becomes a conflict, and the session stays usable.
+def _savepoint(session: Session):
+    """A savepoint (see :func:`nvsi.db.savepoint`) whose unique-key conflict says which rule a
+    concurrent writer got to first: the one active contract, a reference, or an amendment."""
 
-    The changes must be made *inside* the block: ``begin_nested`` flushes what is pending
-    before the savepoint starts, outside its protection.
-    """
-    try:
-        with session.begin_nested():
-            yield
-            session.flush()
-    except sa.exc.IntegrityError as exc:
+    def conflict(exc: sa.exc.IntegrityError) -> ContractConflict:
         message = str(exc.orig)
         if "one_active" in message or "execution_contracts.status" in message:
             with session.no_autoflush:
                 winner = session.scalar(
                     sa.select(ExecutionContract.reference).where(ExecutionContract.status == ContractStatus.ACTIVE)
                 )
-            raise ContractConflict("active_contract_exists", "status", {"reference": winner or "?"}) from exc
+            return ContractConflict("active_contract_exists", "status", {"reference": winner or "?"})
         if "reference" in message:
-            raise ContractConflict("reference_taken", "reference") from exc
+            return ContractConflict("reference_taken", "reference")
         # Two amendments at the same moment get the same number: the second is refused.
-        raise ContractConflict("concurrent_change") from exc
+        return ContractConflict("concurrent_change")
+
+    return savepoint(session, conflict)
 
 
 def create_contract(session: Session, data: dict, user: User | None) -> ExecutionContract:
