@@ -3,8 +3,8 @@
 from nvsi.auth.models import Membership, Role, User  # noqa: F401
 from nvsi.catalogue.models import AccessRequest, Product  # noqa: F401
 from nvsi.contract.models import ContractVersion, ExecutionContract  # noqa: F401
+from nvsi.db import SharedBase, TenantBase  # noqa: F401
 from nvsi.decisions.models import DevelopmentItem, Proposal, Vote  # noqa: F401
 from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue  # noqa: F401
-from nvsi.db import SharedBase, TenantBase  # noqa: F401
 from nvsi.tenancy.models import Tenant, TenantStatus  # noqa: F401
 from tenants.models import *  # noqa: F401,F403

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from flask import current_app, has_app_context
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from nvsi.auth.models import Membership, Role, User
 from nvsi.db import utcnow
 from nvsi.tenancy.models import Tenant
+
 
 def _hasher() -> PasswordHasher:
     """The app's Argon2id hasher (cost from PASSWORD_HASH_*; argon2-cffi defaults outside an app)."""
