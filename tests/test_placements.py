@@ -32,9 +32,9 @@ def candidate(session, bsn="111222333", last_name="Jansen"):
     return row
 
 
-def assignment(session, *, rate_cents=1500, hours=D("32"), start=dt.date(2016, 1, 1), end=None):
+def assignment(session, *, rate_cents=1500, hours="32", start=dt.date(2016, 1, 1), end=None):
     return assignments.create_assignment(session, ALPHA, dict(
-        employer_id=1, title="Groenonderhoud", hours_per_week=hours, hourly_rate_cents=rate_cents,
+        employer_id=1, title="Groenonderhoud", hours_per_week=D(hours), hourly_rate_cents=rate_cents,
         location="Utrecht", start_date=start, end_date=end, displacement_declared_by="P. de Vries",
     ), user_id=None)
 
@@ -131,7 +131,7 @@ def test_overlapping_placements_are_refused(alpha):
 
 
 def test_outside_the_assignment_and_too_many_hours(alpha):
-    assign = assignment(alpha, hours=D("20"), start=dt.date(2026, 1, 1), end=dt.date(2026, 2, 28))
+    assign = assignment(alpha, hours="20", start=dt.date(2026, 1, 1), end=dt.date(2026, 2, 28))
     codes = {v.code for v in refusal(alpha, candidate(alpha), assign, dt.date(2026, 1, 1), "24")}
     assert codes == {"outside_assignment", "more_hours_than_assignment"}
 
