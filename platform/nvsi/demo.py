@@ -56,15 +56,16 @@ CANDIDATES = {
 
 def _seed_tenant_work(ts, tenant, today: dt.date) -> None:
     """Arrangements, candidates, an assignment per employer and a first placement."""
-    replace_arrangements(ts, tenant, [
+    arrangements = replace_arrangements(ts, tenant, [
         {"code": "1", "name": "Arrangement 1", "target_share_pct": Decimal("15")},
         {"code": "3", "name": "Arrangement 3", "target_share_pct": Decimal("85")},
     ])
     candidates = [
         register_candidate(ts, {"bsn": bsn, "first_name": first, "last_name": last, "iban": iban,
+                                "arrangement_id": arrangements[1 if i else 0].id,
                                 "registered_on": today - dt.timedelta(days=60), "consent": True,
                                 "work_preferences": "Buitenwerk, ochtenden"}, recorded_by=None)
-        for bsn, first, last, iban in CANDIDATES.get(tenant.slug, [])
+        for i, (bsn, first, last, iban) in enumerate(CANDIDATES.get(tenant.slug, []))
     ]
     assignments = [
         create_assignment(ts, tenant, {
