@@ -12,6 +12,8 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from nvsi.rules.violations import RuleViolations
+
 #: Stable machine codes for the HTTP errors the platform gives.
 HTTP_CODES = {
     400: "bad_request",
@@ -84,6 +86,16 @@ def init_app(app):
         # Views load input with marshmallow: a ValidationError names every bad field.
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return problem(422, "invalid", _("De invoer is niet geldig; zie de velden."), messages)
+
+    @app.errorhandler(RuleViolations)
+    def _violations(exc: RuleViolations):
+        # A service refused for broken rules: 422 with every violation, structured and per field.
+        from nvsi.rules.views import refused
+
+        if wants_json():
+            return refused(exc.violations)
+        detail = " ".join(v.message for v in exc.violations)
+        return render_template("error.html", status=422, title=_titles()[422], detail=detail), 422
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nvsi.db import utcnow
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.assignments.models import Assignment
 from tenants.employers.models import Employer
@@ -20,10 +20,8 @@ class AssignmentNotFound(LookupError):
     pass
 
 
-class AssignmentError(ValueError):
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
+class AssignmentError(RuleViolations):
+    """Refused: ``violations`` says why."""
 
 
 def get_assignment(session: Session, assignment_id: int) -> Assignment:

@@ -9,7 +9,6 @@ from marshmallow import ValidationError
 
 from nvsi.api import json_body
 from nvsi.extensions import db
-from nvsi.rules.views import refused
 from nvsi.schemas import ordered_errors
 from tenants.assignments import services
 from tenants.assignments.schemas import AssignmentArgs, AssignmentSchema
@@ -56,10 +55,7 @@ def register_api(bp):
             422: {$ref: '#/components/responses/Invalid'}
         """
         data = AssignmentArgs().load(json_body())
-        try:
-            assignment = services.create_assignment(db.session, g.tenant, data, current_user.id)
-        except services.AssignmentError as exc:
-            return refused(exc.violations)
+        assignment = services.create_assignment(db.session, g.tenant, data, current_user.id)
         db.session.commit()
         return AssignmentSchema().dump(assignment), 201
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nvsi.db import utcnow
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.documents import pdf
 from tenants.documents.models import Document, DocumentKind, SigningParty
@@ -32,12 +32,8 @@ class DocumentNotFound(LookupError):
     """No document with this id in this tenant."""
 
 
-class DocumentError(ValueError):
+class DocumentError(RuleViolations):
     """A document action was refused; ``violations`` says why."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 def facts_for(session: Session, tenant: TenantRef, placement: Placement, kind: DocumentKind,

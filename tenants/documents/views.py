@@ -14,7 +14,6 @@ from nvsi.api import json_body
 from nvsi.auth.access import has_role, roles_required
 from nvsi.auth.models import Role, User
 from nvsi.extensions import db
-from nvsi.rules.views import refused
 from tenants.documents import services
 from tenants.documents.models import DocumentKind, SigningParty
 from tenants.documents.schemas import DocumentSchema, RegenerateArgs, SignArgs
@@ -99,11 +98,8 @@ def register_api(bp):
         """
         placement = _placement(placement_id)
         data = RegenerateArgs().load(json_body())
-        try:
-            document = services.generate_document(db.session, g.tenant, placement, DocumentKind(data["kind"]),
-                                                  current_user.id)
-        except services.DocumentError as exc:
-            return refused(exc.violations)
+        document = services.generate_document(db.session, g.tenant, placement, DocumentKind(data["kind"]),
+                                              current_user.id)
         db.session.commit()
         location = url_for("tenant_api.api_download_document", document_id=document.id)
         return DocumentSchema().dump(document), 201, {"Location": location}
@@ -143,10 +139,7 @@ def register_api(bp):
         """
         document = _load(document_id)
         data = SignArgs().load(json_body())
-        try:
-            services.mark_signed(db.session, document, SigningParty(data["party"]), current_user.id)
-        except services.DocumentError as exc:
-            return refused(exc.violations)
+        services.mark_signed(db.session, document, SigningParty(data["party"]), current_user.id)
         db.session.commit()
         return DocumentSchema().dump(document)
 

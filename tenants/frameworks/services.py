@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from nvsi.rules import services as shared
 from nvsi.rules.models import Stricter
 from nvsi.rules.services import RuleInForce
-from nvsi.rules.violations import N_, Violation, violation
+from nvsi.rules.violations import N_, RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TENANT_KEY, TenantRef
 from tenants.frameworks.models import (
     DEFAULT_GUIDANCE,
@@ -29,12 +29,8 @@ from tenants.frameworks.models import (
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class FrameworkError(ValueError):
+class FrameworkError(RuleViolations):
     """A change to the local framework was refused; ``violations`` says why."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 def _check_bound(session: Session, tenant: TenantRef) -> None:

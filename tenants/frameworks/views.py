@@ -16,7 +16,6 @@ from nvsi.auth.models import Role
 from nvsi.extensions import db
 from nvsi.rules import services as shared
 from nvsi.rules.schemas import RuleInForceSchema, RulesOnArgs, ViolationSchema
-from nvsi.rules.views import refused
 from tenants.frameworks import services
 from tenants.frameworks.models import GuidanceAnchor
 from tenants.frameworks.schemas import (
@@ -125,11 +124,8 @@ def register_api(bp):
             422: {$ref: '#/components/responses/Invalid'}
         """
         data = LocalValueArgs().load(json_body())
-        try:
-            row = services.set_local_value(db.session, g.tenant, today=dt.date.today(),
-                                           user_id=current_user.id, **data)
-        except services.FrameworkError as exc:
-            return refused(exc.violations)
+        row = services.set_local_value(db.session, g.tenant, today=dt.date.today(),
+                                       user_id=current_user.id, **data)
         db.session.commit()
         return LocalValueSchema().dump(row), 201
 
@@ -149,10 +145,7 @@ def register_api(bp):
             422: {$ref: '#/components/responses/Invalid'}
         """
         data = ArrangementsArgs().load(json_body())
-        try:
-            rows = services.replace_arrangements(db.session, g.tenant, data["arrangements"])
-        except services.FrameworkError as exc:
-            return refused(exc.violations)
+        rows = services.replace_arrangements(db.session, g.tenant, data["arrangements"])
         db.session.commit()
         return {"arrangements": ArrangementSchema(many=True).dump(rows)}
 
@@ -172,10 +165,7 @@ def register_api(bp):
             422: {$ref: '#/components/responses/Invalid'}
         """
         data = GuidanceArgs().load(json_body())
-        try:
-            rows = services.replace_guidance(db.session, g.tenant, data["steps"])
-        except services.FrameworkError as exc:
-            return refused(exc.violations)
+        rows = services.replace_guidance(db.session, g.tenant, data["steps"])
         db.session.commit()
         return {"guidance": GuidanceStepSchema(many=True).dump(rows)}
 
@@ -198,10 +188,7 @@ def register_api(bp):
         """
         data = SettingsArgs().load(json_body())
         version = data.pop("version")
-        try:
-            row = services.update_settings(db.session, g.tenant, _settings_data(data), version, current_user.id)
-        except services.FrameworkError as exc:
-            return refused(exc.violations)
+        row = services.update_settings(db.session, g.tenant, _settings_data(data), version, current_user.id)
         db.session.commit()
         return SettingsSchema().dump(row)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
 from nvsi.db import utcnow
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.frameworks.models import GuidanceAnchor
 from tenants.frameworks.services import guidance_schedule
@@ -28,12 +28,8 @@ class MomentNotFound(LookupError):
     """No guidance moment with this id in this tenant."""
 
 
-class GuidanceError(ValueError):
+class GuidanceError(RuleViolations):
     """An outcome was refused; ``violations`` says why."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 @dataclass(frozen=True)

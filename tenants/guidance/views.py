@@ -14,7 +14,6 @@ from nvsi.api import json_body
 from nvsi.auth.access import has_role, refuse, roles_required
 from nvsi.auth.models import Role
 from nvsi.extensions import db
-from nvsi.rules.views import refused
 from nvsi.schemas import ordered_errors
 from tenants.guidance import services
 from tenants.guidance.schemas import GuidanceMomentSchema, OpenMomentSchema, OutcomeArgs
@@ -125,10 +124,7 @@ def register_api(bp):
         """
         moment = _load(moment_id)
         data = OutcomeArgs().load(json_body())
-        try:
-            services.record_outcome(db.session, moment, data, current_user.id)
-        except services.GuidanceError as exc:
-            return refused(exc.violations)
+        services.record_outcome(db.session, moment, data, current_user.id)
         db.session.commit()
         return GuidanceMomentSchema().dump(moment)
 

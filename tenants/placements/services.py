@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nvsi.rules.services import version_in_force
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.assignments.models import Assignment
 from tenants.candidates.models import Candidate, CandidateStatus
@@ -46,12 +46,8 @@ class PlacementNotFound(LookupError):
     pass
 
 
-class PlacementError(ValueError):
+class PlacementError(RuleViolations):
     """The placement breaks rules; ``violations`` lists each with its code and version."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 def get_placement(session: Session, placement_id: int) -> Placement:

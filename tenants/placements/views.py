@@ -12,7 +12,6 @@ from marshmallow import ValidationError
 
 from nvsi.api import json_body
 from nvsi.extensions import db
-from nvsi.rules.views import refused
 from nvsi.schemas import ordered_errors
 from tenants.assignments.services import list_assignments
 from tenants.candidates.models import Candidate, CandidateStatus
@@ -64,10 +63,7 @@ def register_api(bp):
             422: {$ref: '#/components/responses/Invalid'}
         """
         data = PlacementArgs().load(json_body())
-        try:
-            placement = services.create_placement(db.session, g.tenant, data, current_user.id)
-        except services.PlacementError as exc:
-            return refused(exc.violations)
+        placement = services.create_placement(db.session, g.tenant, data, current_user.id)
         db.session.commit()
         return PlacementSchema().dump(placement), 201
 
@@ -105,10 +101,7 @@ def register_api(bp):
         """
         placement = _load(placement_id)
         data = EndPlacementArgs().load(json_body())
-        try:
-            services.end_placement(db.session, placement, data["end_date"])
-        except services.PlacementError as exc:
-            return refused(exc.violations)
+        services.end_placement(db.session, placement, data["end_date"])
         db.session.commit()
         return PlacementSchema().dump(placement)
 

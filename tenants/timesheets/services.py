@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from nvsi import mail
 from nvsi.db import utcnow
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.models import TenantStatus
 from nvsi.tenancy.naming import InvalidSlug, schema_for_slug
 from nvsi.tenancy.routing import TENANT_KEY, TenantRef
@@ -43,12 +43,8 @@ class BatchNotFound(LookupError):
     """No submission with this id in this tenant."""
 
 
-class TimesheetError(ValueError):
+class TimesheetError(RuleViolations):
     """Hours or a decision were refused; ``violations`` names each rule broken."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 class TimesheetConflict(RuntimeError):

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue, ValueKind
-from nvsi.rules.violations import Violation, violation
+from nvsi.rules.violations import RuleViolations, Violation, violation
 
 #: Decimal places each kind of value may have.
 PLACES = {ValueKind.MONEY: 2, ValueKind.PERCENTAGE: 2, ValueKind.INTEGER: 0, ValueKind.DECIMAL: 2}
@@ -38,12 +38,8 @@ class RuleInForce:
     shared_value: Decimal | None = None
 
 
-class RuleSetError(ValueError):
+class RuleSetError(RuleViolations):
     """A rule-set change was refused; ``violations`` says why."""
-
-    def __init__(self, violations: list[Violation]):
-        super().__init__("; ".join(v.message_nl for v in violations))
-        self.violations = violations
 
 
 def parameters(session: Session) -> list[RuleParameter]:

@@ -109,10 +109,7 @@ def api_create_version():
         422: {$ref: '#/components/responses/Invalid'}
     """
     data = VersionArgs().load(json_body())
-    try:
-        version = services.create_version(db.session, created_by_user_id=current_user.id, **data)
-    except services.RuleSetError as exc:
-        return refused(exc.violations)
+    version = services.create_version(db.session, created_by_user_id=current_user.id, **data)
     db.session.commit()
     return VersionSchema().dump(version), 201
 

@@ -43,6 +43,15 @@ class Violation:
         }
 
 
+class RuleViolations(ValueError):
+    """A refusal for broken rules: ``violations`` lists each. Services raise a subclass; the
+    app answers 422 with every violation (``nvsi.errors``), so API views need not catch it."""
+
+    def __init__(self, violations: list[Violation]):
+        super().__init__("; ".join(v.message_nl for v in violations))
+        self.violations = violations
+
+
 def N_(message: str) -> str:
     """Marks a Dutch message for extraction where it is not passed to :func:`violation` directly."""
     return message
