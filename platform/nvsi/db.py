@@ -34,6 +34,11 @@ BigIntType = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 BigIntPK = Annotated[int, mapped_column(BigIntType, sa.Identity(), primary_key=True)]
 
 
+class ObjectNotFound(LookupError):
+    """A row that does not exist in the caller's scope (missing or another tenant's: the same
+    answer). Services raise a subclass; the app answers it as the ordinary 404 (``nvsi.errors``)."""
+
+
 def utcnow() -> dt.datetime:
     """The current moment as an aware UTC datetime (stored as TIMESTAMP WITH TIME ZONE)."""
     return dt.datetime.now(dt.timezone.utc)

@@ -10,8 +10,9 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
+from nvsi.db import ObjectNotFound
 from nvsi.rules.violations import RuleViolations
 
 #: Stable machine codes for the HTTP errors the platform gives.
@@ -86,6 +87,11 @@ def init_app(app):
         # Views load input with marshmallow: a ValidationError names every bad field.
         messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
         return problem(422, "invalid", _("De invoer is niet geldig; zie de velden."), messages)
+
+    @app.errorhandler(ObjectNotFound)
+    def _not_found(exc: ObjectNotFound):
+        # Missing or not the caller's: exactly the 404 an unknown URL gets.
+        return _http(NotFound())
 
     @app.errorhandler(RuleViolations)
     def _violations(exc: RuleViolations):

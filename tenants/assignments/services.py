@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from nvsi.db import utcnow
+from nvsi.db import ObjectNotFound, utcnow
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.assignments.models import Assignment
@@ -16,7 +16,7 @@ from tenants.frameworks.services import rules_for
 from tenants.placements.rules import check_rate
 
 
-class AssignmentNotFound(LookupError):
+class AssignmentNotFound(ObjectNotFound):
     pass
 
 

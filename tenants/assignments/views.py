@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
@@ -17,10 +17,7 @@ from tenants.placements.services import list_placements
 
 
 def _load(assignment_id: int):
-    try:
-        return services.get_assignment(db.session, assignment_id)
-    except services.AssignmentNotFound:
-        abort(404)
+    return services.get_assignment(db.session, assignment_id)
 
 
 def register_api(bp):

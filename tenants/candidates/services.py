@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from nvsi.crypto import cipher
-from nvsi.db import savepoint, utcnow
+from nvsi.db import ObjectNotFound, savepoint, utcnow
 from tenants.candidates.models import Candidate, CandidateStatus
 from tenants.frameworks.models import Arrangement
 
 
-class CandidateNotFound(LookupError):
+class CandidateNotFound(ObjectNotFound):
     """No candidate with this id in this tenant."""
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import wraps
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -88,10 +88,7 @@ def _field_errors(exc: services.CandidateConflict | services.CandidateInvalid, c
 
 
 def _load_candidate(candidate_id: int):
-    try:
-        return services.get_candidate(db.session, candidate_id)
-    except services.CandidateNotFound:
-        abort(404)
+    return services.get_candidate(db.session, candidate_id)
 
 
 def _update_partial() -> tuple[str, ...]:

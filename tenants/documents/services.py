@@ -10,7 +10,7 @@ import hashlib
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from nvsi.db import utcnow
+from nvsi.db import ObjectNotFound, utcnow
 from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.documents import pdf
@@ -28,7 +28,7 @@ _RENDER = {DocumentKind.BESCHIKKING: pdf.render_beschikking,
 _LETTER = {DocumentKind.BESCHIKKING: "B", DocumentKind.INZETBEVESTIGING: "I"}
 
 
-class DocumentNotFound(LookupError):
+class DocumentNotFound(ObjectNotFound):
     """No document with this id in this tenant."""
 
 

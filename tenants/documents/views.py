@@ -5,7 +5,7 @@ the signatures of an inzetbevestiging. Changes are for municipality staff and ad
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, g, make_response, redirect, request, url_for
+from flask import flash, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
@@ -17,24 +17,18 @@ from nvsi.extensions import db
 from tenants.documents import services
 from tenants.documents.models import DocumentKind, SigningParty
 from tenants.documents.schemas import DocumentSchema, RegenerateArgs, SignArgs
-from tenants.placements.services import PlacementNotFound, get_placement, placement_section
+from tenants.placements.services import get_placement, placement_section
 
 #: Who generates documents and records signatures: the municipality's own people.
 MUNICIPALITY = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_STAFF)
 
 
 def _load(document_id: int):
-    try:
-        return services.get_document(db.session, document_id)
-    except services.DocumentNotFound:
-        abort(404)
+    return services.get_document(db.session, document_id)
 
 
 def _placement(placement_id: int):
-    try:
-        return get_placement(db.session, placement_id)
-    except PlacementNotFound:
-        abort(404)
+    return get_placement(db.session, placement_id)
 
 
 def _download(document):

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from nvsi.db import savepoint, utcnow
+from nvsi.db import ObjectNotFound, savepoint, utcnow
 from tenants.employers.models import Employer
 
 
-class EmployerNotFound(LookupError):
+class EmployerNotFound(ObjectNotFound):
     """No employer with this id in this tenant."""
 
 

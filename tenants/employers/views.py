@@ -3,7 +3,7 @@ service, commit, dump or render. The tenant comes from the URL (see nvsi.tenancy
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from marshmallow import ValidationError
@@ -30,10 +30,7 @@ _CONFLICTS = {
 
 
 def _load_employer(employer_id: int):
-    try:
-        return services.get_employer(db.session, employer_id)
-    except services.EmployerNotFound:
-        abort(404)
+    return services.get_employer(db.session, employer_id)
 
 
 def _conflict(exc: services.EmployerConflict):

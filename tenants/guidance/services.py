@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
-from nvsi.db import utcnow
+from nvsi.db import ObjectNotFound, utcnow
 from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.routing import TenantRef
 from tenants.frameworks.models import GuidanceAnchor
@@ -24,7 +24,7 @@ from tenants.placements.models import Placement, PlacementStatus
 from tenants.placements.services import on_placement_created
 
 
-class MomentNotFound(LookupError):
+class MomentNotFound(ObjectNotFound):
     """No guidance moment with this id in this tenant."""
 
 

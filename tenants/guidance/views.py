@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
@@ -17,24 +17,18 @@ from nvsi.extensions import db
 from nvsi.schemas import ordered_errors
 from tenants.guidance import services
 from tenants.guidance.schemas import GuidanceMomentSchema, OpenMomentSchema, OutcomeArgs
-from tenants.placements.services import PlacementNotFound, get_placement, placement_section
+from tenants.placements.services import get_placement, placement_section
 
 #: Who records outcomes: the municipality's own people (werkcoaches).
 MUNICIPALITY = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_STAFF)
 
 
 def _load(moment_id: int):
-    try:
-        return services.get_moment(db.session, moment_id)
-    except services.MomentNotFound:
-        abort(404)
+    return services.get_moment(db.session, moment_id)
 
 
 def _placement(placement_id: int):
-    try:
-        return get_placement(db.session, placement_id)
-    except PlacementNotFound:
-        abort(404)
+    return get_placement(db.session, placement_id)
 
 
 def _form_of(moment) -> dict:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from nvsi.db import ObjectNotFound
 from nvsi.rules.services import version_in_force
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TenantRef
@@ -42,7 +43,7 @@ def detail_sections(session: Session, placement: Placement) -> list[tuple[str, d
     return [section for fn in _detail_sections if (section := fn(session, placement))]
 
 
-class PlacementNotFound(LookupError):
+class PlacementNotFound(ObjectNotFound):
     pass
 
 

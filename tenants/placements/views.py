@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -20,10 +20,7 @@ from tenants.placements.schemas import EndPlacementArgs, PlacementArgs, Placemen
 
 
 def _load(placement_id: int):
-    try:
-        return services.get_placement(db.session, placement_id)
-    except services.PlacementNotFound:
-        abort(404)
+    return services.get_placement(db.session, placement_id)
 
 
 def register_api(bp):

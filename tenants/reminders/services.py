@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nvsi.dates import add_months, last_day_within
-from nvsi.db import utcnow
+from nvsi.db import ObjectNotFound, utcnow
 from nvsi.mail import Mail, Mailer, MailError
 from nvsi.tenancy.routing import TenantRef
 from tenants.candidates.models import CandidateStatus
@@ -50,7 +50,7 @@ from tenants.placements.models import Placement, PlacementStatus
 from tenants.reminders.models import Reminder, ReminderKind
 
 
-class ReminderNotFound(LookupError):
+class ReminderNotFound(ObjectNotFound):
     """No reminder with this id in this tenant."""
 
 

@@ -3,7 +3,7 @@ Reminders name candidates, so they are for the same roles as candidates, and nev
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -28,10 +28,7 @@ def kind_label(kind: ReminderKind) -> str:
 
 
 def _load(reminder_id: int):
-    try:
-        return services.get_reminder(db.session, reminder_id)
-    except services.ReminderNotFound:
-        abort(404)
+    return services.get_reminder(db.session, reminder_id)
 
 
 def _list(source: dict):

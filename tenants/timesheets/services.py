@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy.orm import Session, aliased
 
 from nvsi import mail
-from nvsi.db import utcnow
+from nvsi.db import ObjectNotFound, utcnow
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.models import TenantStatus
 from nvsi.tenancy.naming import InvalidSlug, schema_for_slug
@@ -39,7 +39,7 @@ from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntr
 #: Salt of the approval links: a token signed for anything else never opens one.
 LINK_SALT = "nvsi.timesheets.approval"
 ZERO = Decimal("0.00")
-class BatchNotFound(LookupError):
+class BatchNotFound(ObjectNotFound):
     """No submission with this id in this tenant."""
 
 

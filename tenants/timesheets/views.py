@@ -41,17 +41,11 @@ STAFF = (Role.MUNICIPALITY_STAFF, Role.MUNICIPALITY_ADMIN, Role.BACKOFFICE)
 
 
 def _placement(placement_id: int):
-    try:
-        return placements.get_placement(db.session, placement_id)
-    except placements.PlacementNotFound:
-        abort(404)
+    return placements.get_placement(db.session, placement_id)
 
 
 def _batch(batch_id: int):
-    try:
-        return services.get_batch(db.session, batch_id)
-    except services.BatchNotFound:
-        abort(404)
+    return services.get_batch(db.session, batch_id)
 
 
 def _conflict():

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from nvsi.auth.models import Role, User
 from nvsi.catalogue.models import AccessRequest, AccessStatus, Product
-from nvsi.db import savepoint, utcnow
+from nvsi.db import ObjectNotFound, savepoint, utcnow
 from nvsi.tenancy.routing import TenantRef
 from nvsi.tenancy.services import user_tenants
 
 
-class NotFound(LookupError):
+class NotFound(ObjectNotFound):
     """No such product or request, or not one the user may see."""
 
 

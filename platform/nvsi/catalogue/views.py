@@ -8,7 +8,7 @@ administrators manage products and grant or refuse requests.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -69,17 +69,11 @@ def _is_admin() -> bool:
 
 
 def _product(product_id: int):
-    try:
-        return services.get_product(db.session, product_id, include_withdrawn=_is_admin())
-    except services.NotFound:
-        abort(404)
+    return services.get_product(db.session, product_id, include_withdrawn=_is_admin())
 
 
 def _access_request(request_id: int):
-    try:
-        return services.get_request(db.session, request_id, services.visible_tenant_ids(db.session, _user()))
-    except services.NotFound:
-        abort(404)
+    return services.get_request(db.session, request_id, services.visible_tenant_ids(db.session, _user()))
 
 
 def _tenant_error() -> str:

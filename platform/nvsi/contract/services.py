@@ -22,7 +22,7 @@ from nvsi.contract.models import (
     ExecutionContract,
     ReviewOutcome,
 )
-from nvsi.db import savepoint
+from nvsi.db import ObjectNotFound, savepoint
 
 #: Months from the start to the go/no-go review when none is given (DOMAIN.md, source 001).
 REVIEW_AFTER_MONTHS = 6
@@ -30,7 +30,7 @@ REVIEW_AFTER_MONTHS = 6
 TERM_FIELDS = ("service_fee_pct", "service_company_contribution_pct", "helpdesk_response_hours", "availability_pct")
 
 
-class ContractNotFound(LookupError):
+class ContractNotFound(ObjectNotFound):
     """No such contract (or, for the contract in force, none is active)."""
 
 

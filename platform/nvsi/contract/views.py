@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -100,10 +100,7 @@ def _no_active_contract():
 
 
 def _load(contract_id: int):
-    try:
-        return services.get_contract(db.session, contract_id)
-    except services.ContractNotFound:
-        abort(404)
+    return services.get_contract(db.session, contract_id)
 
 
 def _user():

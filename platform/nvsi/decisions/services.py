@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from nvsi.auth.models import Membership, Role, User
+from nvsi.db import ObjectNotFound
 from nvsi.decisions.models import (
     DevelopmentItem,
     DevelopmentStatus,
@@ -195,7 +196,7 @@ def _administered_member(session: Session, user: User, slug: str) -> Tenant | No
 # -- proposals ----------------------------------------------------------------------------------
 
 
-class ProposalNotFound(LookupError):
+class ProposalNotFound(ObjectNotFound):
     """No proposal with this id."""
 
 
@@ -466,7 +467,7 @@ def _adopt(session: Session, proposal: Proposal, counted: Tally, members: int) -
 # -- development agreements --------------------------------------------------------------------
 
 
-class DevelopmentItemNotFound(LookupError):
+class DevelopmentItemNotFound(ObjectNotFound):
     """No development agreement with this id."""
 
 

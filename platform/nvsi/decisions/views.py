@@ -68,17 +68,11 @@ def _close_due() -> None:
 
 
 def _load_proposal(proposal_id: int):
-    try:
-        return services.get_proposal(db.session, proposal_id)
-    except services.ProposalNotFound:
-        abort(404)
+    return services.get_proposal(db.session, proposal_id)
 
 
 def _load_item(item_id: int):
-    try:
-        return services.get_development_item(db.session, item_id)
-    except services.DevelopmentItemNotFound:
-        abort(404)
+    return services.get_development_item(db.session, item_id)
 
 
 def _ordered(errors: dict, schema) -> dict:
