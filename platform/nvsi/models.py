@@ -8,3 +8,4 @@ from nvsi.decisions.models import DevelopmentItem, Proposal, Vote  # noqa: F401
 from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue  # noqa: F401
 from nvsi.tenancy.models import Tenant, TenantStatus  # noqa: F401
 from tenants.models import *  # noqa: F401,F403
+from nvsi.audit.models import AuditEvent  # noqa: F401,E402
