@@ -1,0 +1,1 @@
+"""The NVSI ledger: double-entry, append-only, balanced by the database itself."""
