@@ -202,17 +202,18 @@ def post_many(session: Session, postings: Sequence[Posting]) -> list[LedgerTrans
             for p, _ in fresh
         ]
 
-        def conflict(_error):
-            return _Retry()
-
         try:
-            with savepoint(session, on_conflict=conflict, chain=False):
+            with savepoint(session):
                 session.execute(sa.insert(LedgerEntry), entries)
                 session.execute(sa.insert(LedgerTransaction), headers)
-        except _Retry:
-            # A concurrent poster committed one of these keys first: take its result instead.
-            if len(postings) == 1:
-                return post_many(session, postings)
+        except sa.exc.IntegrityError:
+            # A concurrent poster may have committed one of these keys first: then take its
+            # result. Any other refusal (a database rule) is re-raised as it is.
+            taken = session.scalars(
+                sa.select(LedgerTransaction.idempotency_key).where(LedgerTransaction.idempotency_key.in_(keys))
+            ).all()
+            if not taken:
+                raise
             return [post_many(session, [p])[0] for p in postings]
         session.info["nvsi.ledger.pending"] = session.info.get("nvsi.ledger.pending", 0) + len(fresh)
     by_key = {
@@ -220,10 +221,6 @@ def post_many(session: Session, postings: Sequence[Posting]) -> list[LedgerTrans
         for t in session.scalars(sa.select(LedgerTransaction).where(LedgerTransaction.idempotency_key.in_(keys)))
     }
     return [by_key[k] for k in keys]
-
-
-class _Retry(Exception):
-    pass
 
 
 @sa.event.listens_for(Session, "after_commit")
@@ -237,6 +234,12 @@ def _count_committed(session) -> None:
 @sa.event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session) -> None:
     session.info.pop("nvsi.ledger.pending", None)
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _forget_accounts(session, _previous_transaction) -> None:
+    # A rolled-back savepoint may have taken new accounts with it: look them up again.
+    session.info.pop("nvsi.ledger.accounts", None)
 
 
 def post(
