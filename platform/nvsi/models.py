@@ -9,4 +9,7 @@ from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue  # noqa: 
 from nvsi.tenancy.models import Tenant, TenantStatus  # noqa: F401
 from tenants.models import *  # noqa: F401,F403
 from nvsi.audit.models import AuditEvent  # noqa: F401,E402
+from nvsi.onboarding.models import (  # noqa: F401,E402
+    AgreementAcceptance, AgreementText, FrameworkSetupStep, MembershipApplication, ProvisioningJob, ProvisioningStep,
+)
 from nvsi.ledger.models import ClosedPeriod, LedgerAccount, LedgerEntry, LedgerTransaction  # noqa: F401,E402
