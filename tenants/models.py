@@ -6,11 +6,12 @@ from tenants.documents.models import Document
 from tenants.employers.models import Employer
 from tenants.frameworks.models import Arrangement, FrameworkSettings, GuidanceStep, LocalRuleValue
 from tenants.guidance.models import GuidanceMoment
+from tenants.invoicing.models import Invoice, InvoicedEntry, InvoiceLine, InvoiceSeries
 from tenants.placements.models import Placement
 from tenants.reminders.models import Reminder
 from tenants.timesheets.models import TimesheetBatch, TimesheetEntry
 
 __all__ = [
     "Arrangement", "Assignment", "Candidate", "Document", "Employer", "FrameworkSettings", "GuidanceMoment",
-    "GuidanceStep", "LocalRuleValue", "Placement", "Reminder", "TimesheetBatch", "TimesheetEntry",
+    "GuidanceStep", "Invoice", "InvoiceLine", "InvoiceSeries", "InvoicedEntry", "LocalRuleValue", "Placement", "Reminder", "TimesheetBatch", "TimesheetEntry",
 ]

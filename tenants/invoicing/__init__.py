@@ -1,0 +1,1 @@
+"""Invoicing employers: collective invoices per employer per period, credit notes, number series."""
