@@ -22,6 +22,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 DATA_KEY = "dGVzdC1vbmx5LWRhdGEta2V5LW5vdC1mb3ItcHJvZHVjdGk="[:43] + "="
 #: The password of every user the tests create.
 PASSWORD = "correct horse battery staple"
+#: The TOTP secret of the test users whose role requires two-factor login (admin, backoffice).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def require_postgres() -> None:
@@ -60,9 +62,34 @@ def csrf_token(html: str) -> str:
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
 
-def login(client, email: str, password: str = PASSWORD):
-    """Log ``client`` in through the login form; returns the CSRF token for later requests."""
+def enable_two_factor(user, secret: str = TOTP_SECRET) -> None:
+    """Give ``user`` a confirmed authenticator with ``secret`` (the caller commits)."""
+    from nvsi.db import utcnow
+
+    user.totp_secret, user.totp_enabled_at = secret, utcnow()
+
+
+def totp_codes(secret: str = TOTP_SECRET) -> list[str]:
+    """The codes the app would accept now: of the previous, current and next 30-second step.
+    A code works once, so a second login within one step needs the next code."""
+    import time
+
+    import pyotp
+
+    step = int(time.time()) // 30
+    return [pyotp.TOTP(secret).generate_otp(s) for s in (step - 1, step, step + 1)]
+
+
+def login(client, email: str, password: str = PASSWORD, secret: str = TOTP_SECRET):
+    """Log ``client`` in through the login form, with a code from ``secret`` when the second step
+    asks for one; returns the CSRF token for later requests."""
     token = csrf_token(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    if response.headers["Location"] == "/auth/code":
+        for code in totp_codes(secret):
+            response = client.post("/auth/code", data={"code": code, "csrf_token": token})
+            if response.status_code == 302:
+                break
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return token

@@ -15,7 +15,9 @@ class LoginThrottle:
     """Counts login attempts; ``allowed`` says whether one more may be tried now."""
 
     def __init__(self, storage_uri: str, per_address: str, per_account: str):
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        #: The shared counter storage (the lockout of unknown addresses counts there too).
+        self.storage = storage_from_string(storage_uri)
+        self._limiter = MovingWindowRateLimiter(self.storage)
         self._per_address = parse(per_address)
         self._per_account = parse(per_account)
 
