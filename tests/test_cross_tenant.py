@@ -14,6 +14,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from nvsi.auth.models import Membership, Role, User
+from nvsi.auth.services import unusable_password
 from nvsi.crypto import cipher
 from nvsi.db import TenantBase, utcnow
 from nvsi.tenancy.routing import TenantRef
@@ -34,6 +36,7 @@ EMPLOYER_FORM = {k: v for k, v in employer_data(name="Overname B.V.", kvk_number
 EMPLOYER_PATCH = {"name": "Overgenomen", "version": 1}
 TODAY = dt.date.today().isoformat()
 LOCAL_VALUE = {"key": "min_hourly_rate", "value": "20.00", "effective_from": TODAY, "note": "x"}
+INVITE = {"name": "Overname", "email": "overname@example.test", "role": "municipality_staff"}
 ASSIGNMENT = {"employer_id": 1, "title": "Overname", "hours_per_week": "16", "hourly_rate": "15.00",
               "location": "X", "start_date": "2026-01-01", "displacement_declared_by": "P. de Vries"}
 
@@ -125,6 +128,19 @@ CASES = {
     "tenant_api.api_mark_reminder_read": ("POST", "reminder_id", None, {}),
     "tenant.dashboard": ("GET", None, None, None),
     "tenant_api.api_dashboard": ("GET", None, None, None),
+    "tenant.users": ("GET", None, None, None),
+    "tenant.invite_user": ("POST", None, INVITE, None),
+    "tenant.deactivate_user": ("POST", "user_id", {}, None),
+    "tenant.reactivate_user": ("POST", "user_id", {}, None),
+    "tenant.resend_invitation": ("POST", "user_id", {}, None),
+    "tenant_api.api_list_users": ("GET", None, None, None),
+    "tenant_api.api_invite_user": ("POST", None, None, INVITE),
+    "tenant_api.api_get_user": ("GET", "user_id", None, None),
+    "tenant_api.api_deactivate_user": ("POST", "user_id", None, {}),
+    "tenant_api.api_reactivate_user": ("POST", "user_id", None, {}),
+    "tenant_api.api_resend_invitation": ("POST", "user_id", None, {}),
+    "tenant.audit": ("GET", None, None, None),
+    "tenant_api.api_audit": ("GET", None, None, None),
 }
 
 
@@ -193,6 +209,17 @@ def _arrange_reminder(session) -> int:
     return row.id
 
 
+def _arrange_user(session) -> int:
+    """A user invited to alpha only (an account in the shared schema, a membership of alpha)."""
+    user = User(email="alleen@alfa.test", name="Alleen Alfa", password_hash=unusable_password(),
+                role=Role.MUNICIPALITY_STAFF)
+    session.add(user)
+    session.flush()
+    session.add(Membership(user_id=user.id, tenant_id=ALPHA.id))
+    session.flush()
+    return user.id
+
+
 #: The URL id argument -> how to make a row in alpha that has no twin in beta (returns its id).
 #: A domain with a new kind of id adds its maker here.
 ARRANGE = {
@@ -204,6 +231,7 @@ ARRANGE = {
     "moment_id": _arrange_moment,
     "batch_id": _arrange_timesheet_batch,
     "reminder_id": _arrange_reminder,
+    "user_id": _arrange_user,
 }
 
 

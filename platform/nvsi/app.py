@@ -46,10 +46,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     from nvsi import auth, errors, health, i18n, observability, pages
     from nvsi.api import api_bp, openapi
+    from nvsi.audit import views as audit_views
     from nvsi.catalogue import views as catalogue_views
     from nvsi.cli import register_cli
     from nvsi.contract import views as contract_views
     from nvsi.decisions import views as decisions_views
+    from nvsi.members import views as members_views
     from nvsi.rules import views as rules_views
     from nvsi.tenancy import web as tenancy_web
     from tenants import register_public_blueprints, register_tenant_blueprints
@@ -71,6 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(catalogue_views.bp)
     app.register_blueprint(rules_views.bp)
+    app.register_blueprint(members_views.bp)
+    app.register_blueprint(audit_views.bp)
     openapi.init_app(app)
     register_cli(app)
 

@@ -152,6 +152,9 @@ def register_cli(app) -> None:
     from tenants.reminders.cli import reminders_group
 
     app.cli.add_command(reminders_group)
+    from nvsi.members.cli import members_group
+
+    app.cli.add_command(members_group)
 
 
 def _create_app():

@@ -13,3 +13,4 @@ from nvsi.onboarding.models import (  # noqa: F401,E402
     AgreementAcceptance, AgreementText, FrameworkSetupStep, MembershipApplication, ProvisioningJob, ProvisioningStep,
 )
 from nvsi.ledger.models import ClosedPeriod, LedgerAccount, LedgerEntry, LedgerTransaction  # noqa: F401,E402
+from nvsi.members.models import Offboarding  # noqa: F401,E402

@@ -59,9 +59,13 @@ def _navigation():
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
                      ("tenant.reminders", _("Signalen")),
                      ("tenant.framework", _("Lokale kaders"))]
+            if current_user.role is Role.MUNICIPALITY_ADMIN:
+                pages.append(("tenant.audit", _("Auditlog")))
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
                      ("contract.show", _("Contract")), ("catalogue.index", _("Producten"))]
+            if current_user.role is Role.NVSI_ADMIN:
+                pages += [("members.index", _("Leden")), ("audit.index", _("Auditlog"))]
         return [(url_for(endpoint), label, request.endpoint == endpoint)
                 for endpoint, label in pages if endpoint in current_app.view_functions]
 

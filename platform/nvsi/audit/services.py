@@ -7,6 +7,7 @@ change: the change and its audit row commit or roll back together.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping
 
@@ -112,16 +113,27 @@ def events(
     tenant_id: int | None = None,
     all_tenants: bool = False,
     action: str | None = None,
+    actor: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
 ) -> list[AuditEvent]:
     """Newest first. ``all_tenants`` (NVSI admins) or one ``tenant_id`` (its own admins): the
-    caller decides the scope, never the request."""
+    caller decides the scope, never the request. ``action`` is a prefix (``member.``), ``actor``
+    a part of the actor's label (case-insensitive), ``since``/``until`` a half-open interval;
+    ``before_id`` pages back (keyset: the id of the last row of the previous page)."""
     query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if not all_tenants:
         query = query.where(AuditEvent.tenant_id == tenant_id)
     if action:
-        query = query.where(AuditEvent.action.startswith(action))
+        query = query.where(AuditEvent.action.startswith(action, autoescape=True))
+    if actor:
+        query = query.where(AuditEvent.actor_label.icontains(actor, autoescape=True))
+    if since is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.occurred_at < until)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     return list(session.scalars(query))

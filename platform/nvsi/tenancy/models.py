@@ -18,7 +18,8 @@ class TenantStatus(str, enum.Enum):
     PROVISIONING = "provisioning"
     #: A working member.
     ACTIVE = "active"
-    #: Membership suspended: not reachable for its users.
+    #: Membership suspended (also while the member is leaving, see nvsi.members): its users can
+    #: read but not change anything; jobs skip it.
     SUSPENDED = "suspended"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -28,39 +29,89 @@ def get_tenant(session: Session, slug: str) -> Tenant | None:
 
 
 def active_tenants(session: Session) -> list[TenantRef]:
-    """Every active tenant, ordered by slug."""
+    """Every active tenant, ordered by slug: the tenants jobs (``for_each_tenant``) visit. A
+    suspended or leaving member is skipped: its tenant is read-only, and jobs write."""
     rows = session.scalars(
         sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE).order_by(Tenant.slug)
     )
     return [tenant_ref(t) for t in rows]
 
 
-def accessible_tenant(session: Session, user: User, slug: str) -> TenantRef | None:
-    """The active tenant ``slug`` if ``user`` may work in it, else None (missing or forbidden
-    are the same answer, so ids and slugs cannot be probed).
+#: Statuses whose schema users may open: a suspended member's users can still read.
+REACHABLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
+
+
+def _schema_dropped():
+    """SQL condition: the tenant was offboarded as far as removing its schema (or file)."""
+    from sqlalchemy.orm import aliased
+
+    from nvsi.members.models import Offboarding
+
+    dropped = aliased(Offboarding)
+    return (sa.exists().where(dropped.tenant_id == Tenant.id, dropped.schema_dropped_at.is_not(None))
+            .correlate(Tenant))
+
+
+def tenants_with_schema(session: Session) -> list[Tenant]:
+    """Every tenant whose schema exists and is kept at head: provisioned and not offboarded
+    (``nvsi migrate``, ``/readyz``)."""
+    return list(session.scalars(
+        sa.select(Tenant).where(Tenant.status != TenantStatus.PROVISIONING, ~_schema_dropped())
+        .order_by(Tenant.slug)
+    ))
+
+
+@dataclass(frozen=True)
+class TenantAccess:
+    """A tenant a user may open, and whether only reading is allowed (and why)."""
+
+    tenant: TenantRef
+    #: None (read and write), "suspended" or "leaving" (read only).
+    read_only: str | None = None
+
+
+def tenant_access(session: Session, user: User, slug: str) -> TenantAccess | None:
+    """The tenant ``slug`` if ``user`` may work in it, else None (missing or forbidden are the
+    same answer, so ids and slugs cannot be probed).
 
     Municipality staff and admins reach the tenants they are members of; the backoffice reaches
-    every active tenant, since it processes them all. NVSI administrators manage the association
-    and see no municipality's personal data unless they are a member.
+    every reachable tenant, since it processes them all. NVSI administrators manage the
+    association and see no municipality's personal data unless they are a member. A suspended or
+    leaving member stays readable (``read_only``) until its schema is dropped.
     """
+    from nvsi.members.models import Offboarding
+
     row = session.execute(
-        sa.select(Tenant, Membership.id)
+        sa.select(Tenant, Membership.id, Offboarding.id)
         .outerjoin(
             Membership, sa.and_(Membership.tenant_id == Tenant.id, Membership.user_id == user.id)
         )
-        .where(Tenant.slug == slug, Tenant.status == TenantStatus.ACTIVE)
+        .outerjoin(Offboarding, Offboarding.tenant_id == Tenant.id)
+        .where(Tenant.slug == slug, Tenant.status.in_(REACHABLE), ~_schema_dropped())
     ).first()
     if row is None:
         return None
-    tenant, membership_id = row
+    tenant, membership_id, offboarding_id = row
     if membership_id is None and user.role is not Role.BACKOFFICE:
         return None
-    return tenant_ref(tenant)
+    read_only = None
+    if offboarding_id is not None:
+        read_only = "leaving"
+    elif tenant.status is TenantStatus.SUSPENDED:
+        read_only = "suspended"
+    return TenantAccess(tenant_ref(tenant), read_only)
+
+
+def accessible_tenant(session: Session, user: User, slug: str) -> TenantRef | None:
+    """The tenant ``slug`` if ``user`` may open it (read only or not), else None; see
+    :func:`tenant_access`."""
+    access = tenant_access(session, user, slug)
+    return None if access is None else access.tenant
 
 
 def user_tenants(session: Session, user: User) -> list[TenantRef]:
-    """The active tenants a user can open, for navigation."""
-    query = sa.select(Tenant).where(Tenant.status == TenantStatus.ACTIVE).order_by(Tenant.name)
+    """The tenants a user can open (suspended ones too: they are readable), for navigation."""
+    query = sa.select(Tenant).where(Tenant.status.in_(REACHABLE), ~_schema_dropped()).order_by(Tenant.name)
     if user.role is not Role.BACKOFFICE:
         query = query.join(Membership, Membership.tenant_id == Tenant.id).where(
             Membership.user_id == user.id
