@@ -1,0 +1,1 @@
+"""The half-yearly settlement of a municipality (see docs/settlement.md)."""
