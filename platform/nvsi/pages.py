@@ -60,6 +60,8 @@ def _navigation():
                      ("tenant.reminders", _("Signalen")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
+                pages.append(("tenant.users", _("Gebruikers")))
+            if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.audit", _("Auditlog")))
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
