@@ -8,6 +8,7 @@ resolve and check the tenant before any view runs.
 def register_tenant_blueprints(pages, api) -> None:
     """Attach every tenant domain's views to the tenant blueprints."""
     from tenants.assignments import views as assignments
+    from tenants.audit import views as audit
     from tenants.candidates import views as candidates
     from tenants.dashboard import views as dashboard
     from tenants.documents import views as documents
@@ -20,7 +21,7 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.users import views as users
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   reminders, dashboard, users):
+                   reminders, dashboard, audit, users):
         domain.register_pages(pages)
         domain.register_api(api)
 

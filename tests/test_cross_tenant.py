@@ -139,6 +139,8 @@ CASES = {
     "tenant_api.api_deactivate_user": ("POST", "user_id", None, {}),
     "tenant_api.api_reactivate_user": ("POST", "user_id", None, {}),
     "tenant_api.api_resend_invitation": ("POST", "user_id", None, {}),
+    "tenant.audit": ("GET", None, None, None),
+    "tenant_api.api_audit": ("GET", None, None, None),
 }
 
 
