@@ -35,11 +35,8 @@ def migrate_command(jobs: int | None) -> None:
     router = current_router()
     click.echo(f"shared: {migrate.shared_revision(router) or '-'} -> {migrate.head('shared')}")
     migrate.upgrade_shared(router)
-    schemas = [
-        t.schema
-        for t in db.session.scalars(db.select(Tenant).order_by(Tenant.slug))
-        if t.status is not TenantStatus.PROVISIONING
-    ]
+    # Provisioned and not offboarded: an offboarded member's schema is gone for good.
+    schemas = [t.schema for t in tenancy.tenants_with_schema(db.session)]
     db.session.remove()
     jobs = jobs or current_app.config["MIGRATE_JOBS"]
     failures = []
@@ -91,12 +88,15 @@ def create_tenant_command(slug: str, name: str, cbs_code: str) -> None:
 def list_tenants_command() -> None:
     """Every tenant with its status and migration state."""
     tenants = db.session.scalars(db.select(Tenant).order_by(Tenant.slug)).all()
+    kept = {t.id for t in tenancy.tenants_with_schema(db.session)}
     revisions = migrate.tenant_revisions(current_router(), [t.schema for t in tenants])
     head = migrate.head("tenant")
     click.echo(f"{'slug':<24} {'cbs':<7} {'status':<13} {'revision':<14} state")
     for t in tenants:
         revision = revisions[t.schema]
         state = "at head" if revision == head else ("missing" if revision is None else "behind")
+        if t.id not in kept and t.status is not TenantStatus.PROVISIONING:
+            state = "offboarded (schema dropped)"
         click.echo(f"{t.slug:<24} {t.cbs_code:<7} {t.status.value:<13} {revision or '-':<14} {state}")
     click.echo(f"{len(tenants)} tenants; tenant head {head}")
 

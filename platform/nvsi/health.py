@@ -13,6 +13,7 @@ from nvsi.extensions import csrf, db
 from nvsi.tenancy.models import Tenant, TenantStatus
 from nvsi.tenancy.naming import schema_for_slug
 from nvsi.tenancy.routing import current_router
+from nvsi.tenancy.services import schema_dropped
 
 bp = Blueprint("health", __name__)
 csrf.exempt(bp)
@@ -55,7 +56,8 @@ def readyz():
             schemas = [
                 schema_for_slug(slug)
                 for slug in conn.execute(
-                    sa.select(Tenant.slug).where(Tenant.status != TenantStatus.PROVISIONING)
+                    # An offboarded member's schema was dropped on purpose: not "behind".
+                    sa.select(Tenant.slug).where(Tenant.status != TenantStatus.PROVISIONING, ~schema_dropped())
                 ).scalars()
             ]
         tenant_head = migrate.head("tenant")

@@ -41,7 +41,7 @@ def active_tenants(session: Session) -> list[TenantRef]:
 REACHABLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
 
 
-def _schema_dropped():
+def schema_dropped():
     """SQL condition: the tenant was offboarded as far as removing its schema (or file)."""
     from sqlalchemy.orm import aliased
 
@@ -56,7 +56,7 @@ def tenants_with_schema(session: Session) -> list[Tenant]:
     """Every tenant whose schema exists and is kept at head: provisioned and not offboarded
     (``nvsi migrate``, ``/readyz``)."""
     return list(session.scalars(
-        sa.select(Tenant).where(Tenant.status != TenantStatus.PROVISIONING, ~_schema_dropped())
+        sa.select(Tenant).where(Tenant.status != TenantStatus.PROVISIONING, ~schema_dropped())
         .order_by(Tenant.slug)
     ))
 
@@ -87,7 +87,7 @@ def tenant_access(session: Session, user: User, slug: str) -> TenantAccess | Non
             Membership, sa.and_(Membership.tenant_id == Tenant.id, Membership.user_id == user.id)
         )
         .outerjoin(Offboarding, Offboarding.tenant_id == Tenant.id)
-        .where(Tenant.slug == slug, Tenant.status.in_(REACHABLE), ~_schema_dropped())
+        .where(Tenant.slug == slug, Tenant.status.in_(REACHABLE), ~schema_dropped())
     ).first()
     if row is None:
         return None
@@ -111,7 +111,7 @@ def accessible_tenant(session: Session, user: User, slug: str) -> TenantRef | No
 
 def user_tenants(session: Session, user: User) -> list[TenantRef]:
     """The tenants a user can open (suspended ones too: they are readable), for navigation."""
-    query = sa.select(Tenant).where(Tenant.status.in_(REACHABLE), ~_schema_dropped()).order_by(Tenant.name)
+    query = sa.select(Tenant).where(Tenant.status.in_(REACHABLE), ~schema_dropped()).order_by(Tenant.name)
     if user.role is not Role.BACKOFFICE:
         query = query.join(Membership, Membership.tenant_id == Tenant.id).where(
             Membership.user_id == user.id
