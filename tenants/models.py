@@ -8,10 +8,13 @@ from tenants.frameworks.models import Arrangement, FrameworkSettings, GuidanceSt
 from tenants.guidance.models import GuidanceMoment
 from tenants.invoicing.models import Invoice, InvoicedEntry, InvoiceLine, InvoiceSeries
 from tenants.placements.models import Placement
+from tenants.premiums.models import PremiumAccrual, PremiumFlag, TravelCost
 from tenants.reminders.models import Reminder
+from tenants.reports.models import ArrangementChange, WelfareExit
 from tenants.timesheets.models import TimesheetBatch, TimesheetEntry
 
 __all__ = [
     "Arrangement", "Assignment", "Candidate", "Document", "Employer", "FrameworkSettings", "GuidanceMoment",
-    "GuidanceStep", "Invoice", "InvoiceLine", "InvoiceSeries", "InvoicedEntry", "LocalRuleValue", "Placement", "Reminder", "TimesheetBatch", "TimesheetEntry",
+    "GuidanceStep", "Invoice", "InvoiceLine", "InvoiceSeries", "InvoicedEntry", "LocalRuleValue", "Placement", "Reminder",
+    "ArrangementChange", "PremiumAccrual", "PremiumFlag", "TravelCost", "WelfareExit", "TimesheetBatch", "TimesheetEntry",
 ]
