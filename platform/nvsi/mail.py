@@ -32,14 +32,25 @@ BACKENDS = ("smtp", "log")
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message, e.g. an invoice as PDF and as XML."""
+
+    filename: str
+    content: bytes
+    #: ``maintype/subtype``, e.g. ``application/pdf``.
+    content_type: str
+
+
+@dataclass(frozen=True)
 class Mail:
-    """One plain-text message."""
+    """One plain-text message, with files attached if any."""
 
     to: tuple[str, ...]
     subject: str
     body: str
     #: Extra headers (e.g. ``Auto-Submitted``), without personal data.
     headers: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,10 @@ def _message(mail: Mail, sender: str) -> EmailMessage:
     for name, value in mail.headers.items():
         message[name] = value
     message.set_content(mail.body)
+    for attachment in mail.attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
+                               filename=attachment.filename)
     return message
 
 
