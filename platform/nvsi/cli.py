@@ -8,6 +8,7 @@
     nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
     nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
+    nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
 from __future__ import annotations
@@ -152,6 +153,9 @@ def register_cli(app) -> None:
     from tenants.reminders.cli import reminders_group
 
     app.cli.add_command(reminders_group)
+    from tenants.premiums.cli import premiums_group
+
+    app.cli.add_command(premiums_group)
     from nvsi.members.cli import members_group
 
     app.cli.add_command(members_group)
