@@ -27,6 +27,15 @@ class LoginThrottle:
             self._per_account, "account", account
         )
 
+    def address_allowed(self, address: str) -> bool:
+        """Whether ``address`` may try once more (for requests that name no account)."""
+        return self._limiter.test(self._per_address, "address", address)
+
+    def address_retry_after(self, address: str) -> int:
+        """Seconds until ``address`` may try again."""
+        stats = self._limiter.get_window_stats(self._per_address, "address", address)
+        return 0 if stats.remaining > 0 else max(1, int(stats.reset_time - time.time()) + 1)
+
     def attempt(self, address: str) -> None:
         """Count an attempt from ``address`` (every attempt counts)."""
         self._limiter.hit(self._per_address, "address", address)

@@ -336,8 +336,8 @@ def forgot_password():
     if request.method == "POST":
         address = request.remote_addr or "-"
         throttle = _throttle()
-        if not throttle.allowed(address, "-"):
-            wait = throttle.retry_after(address, "-")
+        if not throttle.address_allowed(address):
+            wait = throttle.address_retry_after(address)
             errors = {"email": [_("Te veel pogingen. Probeer het over %(seconds)s seconden opnieuw.", seconds=wait)]}
             return render_template("auth/forgot.html", email=email, errors=errors), 429, {"Retry-After": str(wait)}
         if "@" not in email:
