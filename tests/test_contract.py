@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from nvsi.audit.models import AuditEvent
 from nvsi.auth.models import User
 from nvsi.contract import services
 from nvsi.contract.models import ContractStatus, ContractVersion, ExecutionContract
@@ -143,7 +144,8 @@ def scratch_pg():
     try:
         with engine.begin() as conn:
             conn.exec_driver_sql('CREATE SCHEMA "nvsi"')
-            tables = [User.__table__, ExecutionContract.__table__, ContractVersion.__table__]
+            # The audit log too: creating a contract records it (nvsi.audit).
+            tables = [User.__table__, ExecutionContract.__table__, ContractVersion.__table__, AuditEvent.__table__]
             SharedBase.metadata.create_all(conn, tables=tables)
         yield engine
     finally:

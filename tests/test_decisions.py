@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from nvsi.audit.models import AuditEvent
 from nvsi.auth.models import Role, User
 from nvsi.auth.services import create_user, get_user_by_email
 from nvsi.db import SharedBase, utcnow
@@ -632,7 +633,8 @@ def decisions_pg():
         with engine.begin() as conn:
             conn.exec_driver_sql('CREATE SCHEMA "nvsi"')
             tables = [Tenant.__table__, User.__table__, RuleParameter.__table__, RuleSetVersion.__table__,
-                      RuleValue.__table__, Proposal.__table__, Vote.__table__]
+                      RuleValue.__table__, Proposal.__table__, Vote.__table__,
+                      AuditEvent.__table__]  # closing and adopting are audited
             SharedBase.metadata.create_all(conn, tables=tables)
         with Session(engine) as session:
             for position, (key, kind, unit, low, high, stricter, nl, en, source) in enumerate(seed.PARAMETERS):

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from nvsi.audit.services import record
 from nvsi.rules import services as shared
 from nvsi.rules.models import Stricter
 from nvsi.rules.services import RuleInForce
@@ -156,6 +157,8 @@ def set_local_value(
                          created_by_user_id=user_id)
     session.add(row)
     session.flush()
+    record(session, "framework.local_value_set", tenant_id=tenant.id, object_type="local_rule_value",
+           object_id=row.id, changes={"key": key, "value": parsed, "effective_from": effective_from})
     return row
 
 
@@ -203,6 +206,9 @@ def replace_arrangements(session: Session, tenant: TenantRef, items: list[dict])
     for row in existing.values():
         row.active = False
     session.flush()
+    record(session, "framework.arrangements_set", tenant_id=tenant.id, object_type="arrangements",
+           changes={"arrangements": [[i["code"], i["name"], i.get("target_share_pct")] for i in items],
+                    "retired": sorted(existing)})
     return arrangements(session)
 
 
@@ -221,6 +227,8 @@ def replace_guidance(session: Session, tenant: TenantRef, steps: list[dict]) -> 
         session.add(GuidanceStep(name=step["name"], anchor=GuidanceAnchor(step["anchor"]),
                                  offset_days=step["offset_days"], position=position))
     session.flush()
+    record(session, "framework.guidance_set", tenant_id=tenant.id, object_type="guidance_schedule",
+           changes={"steps": [[s["name"], s["anchor"], s["offset_days"]] for s in steps]})
     return guidance_schedule(session)
 
 
@@ -247,6 +255,11 @@ def update_settings(session: Session, tenant: TenantRef, data: dict, version: in
         row.reminder_recipients = "\n".join(data["reminder_recipients"])
     row.updated_by_user_id = user_id
     session.flush()
+    changes = {k: v for k, v in data.items() if k != "reminder_recipients"}
+    if "reminder_recipients" in data:  # the number of addresses, not the addresses
+        changes["reminder_recipients"] = len(data["reminder_recipients"])
+    record(session, "framework.settings_updated", tenant_id=tenant.id, object_type="framework_settings",
+           object_id=row.id, changes=changes)
     return row
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 
+from nvsi.audit.services import diff, record
 from nvsi.auth.models import Role, User
 from nvsi.catalogue.models import AccessRequest, AccessStatus, Product
 from nvsi.db import ObjectNotFound, savepoint, utcnow
@@ -65,14 +66,19 @@ def create_product(session: Session, data: dict) -> Product:
     product = Product(**data)
     with _savepoint(session, "code_taken", "code"):
         session.add(product)
+    record(session, "catalogue.product_created", object_type="product", object_id=product.id,
+           changes={"code": product.code, "name_nl": product.name_nl, "available": product.available})
     return product
 
 
 def update_product(session: Session, product: Product, data: dict) -> Product:
     """Change a product's texts or availability (its code never changes)."""
+    before = {key: getattr(product, key) for key in data}
     for key, value in data.items():
         setattr(product, key, value)
     session.flush()
+    record(session, "catalogue.product_updated", object_type="product", object_id=product.id,
+           changes=diff(before, data))
     return product
 
 
@@ -163,6 +169,8 @@ def request_access(
     )
     with _savepoint(session, "request_open", "tenant"):
         session.add(access)
+    record(session, "catalogue.access_requested", tenant_id=tenant.id, object_type="access_request",
+           object_id=access.id, changes={"product": product.code}, actor=user)
     return access
 
 
@@ -179,6 +187,8 @@ def grant_request(session: Session, access: AccessRequest, user: User, note: str
     """Grant a pending request: the municipality may use the instrument."""
     _decide(access, AccessStatus.GRANTED, user, note)
     session.flush()
+    record(session, "catalogue.access_granted", tenant_id=access.tenant_id, object_type="access_request",
+           object_id=access.id, changes={"status": ["pending", "granted"], "note": note}, actor=user)
     return access
 
 
@@ -188,4 +198,6 @@ def refuse_request(session: Session, access: AccessRequest, user: User, reason: 
         raise ValueError("a refusal needs a reason")
     _decide(access, AccessStatus.REFUSED, user, reason)
     session.flush()
+    record(session, "catalogue.access_refused", tenant_id=access.tenant_id, object_type="access_request",
+           object_id=access.id, changes={"status": ["pending", "refused"], "reason": reason}, actor=user)
     return access

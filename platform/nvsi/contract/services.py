@@ -15,6 +15,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from nvsi.audit.services import diff, record
 from nvsi.auth.models import User
 from nvsi.contract.models import (
     ContractStatus,
@@ -185,6 +186,9 @@ def create_contract(session: Session, data: dict, user: User | None) -> Executio
     contract.versions.append(version)
     with _savepoint(session):
         session.add(contract)
+    record(session, "contract.created", object_type="contract", object_id=contract.id,
+           changes={"reference": contract.reference, "status": contract.status, "start_date": contract.start_date,
+                    "end_date": contract.end_date, **{name: data[name] for name in TERM_FIELDS}})
     return contract
 
 
@@ -215,9 +219,11 @@ def update_contract(session: Session, contract: ExecutionContract, data: dict) -
         raise ContractInvalid("review_outside_period", "review_date")
     if contract.status is ContractStatus.ACTIVE:
         _check_no_overlap(session, contract.id, contract.start_date, end_date)
+    before = {key: getattr(contract, key) for key in data}
     with _savepoint(session):
         for key, value in data.items():
             setattr(contract, key, value)
+    record(session, "contract.updated", object_type="contract", object_id=contract.id, changes=diff(before, data))
     return contract
 
 
@@ -231,6 +237,8 @@ def activate_contract(session: Session, contract: ExecutionContract) -> Executio
     _check_no_overlap(session, contract.id, contract.start_date, contract.end_date)
     with _savepoint(session):
         contract.status = ContractStatus.ACTIVE
+    record(session, "contract.activated", object_type="contract", object_id=contract.id,
+           changes={"status": ["draft", "active"]})
     return contract
 
 
@@ -251,6 +259,8 @@ def end_contract(session: Session, contract: ExecutionContract, end_date: dt.dat
         contract.review_date = min(contract.review_date, end_date)
     contract.status = ContractStatus.ENDED
     session.flush()
+    record(session, "contract.ended", object_type="contract", object_id=contract.id,
+           changes={"status": ["active", "ended"], "end_date": contract.end_date})
     return contract
 
 
@@ -268,6 +278,8 @@ def record_review(session: Session, contract: ExecutionContract, data: dict, use
     contract.review_note = data.get("note")
     contract.review_recorded_by_id = user.id if user else None
     session.flush()
+    record(session, "contract.review_recorded", object_type="contract", object_id=contract.id,
+           changes={"outcome": contract.review_outcome, "decided_on": contract.review_decided_on})
     return contract
 
 
@@ -293,6 +305,8 @@ def amend_contract(session: Session, contract: ExecutionContract, data: dict, us
     )
     with _savepoint(session):
         contract.versions.append(version)
+    record(session, "contract.amended", object_type="contract", object_id=contract.id,
+           changes={"version": version.number, "effective_from": day, **terms})
     return version
 
 

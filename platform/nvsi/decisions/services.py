@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from nvsi.audit.services import diff, record
 from nvsi.auth.models import Membership, Role, User
 from nvsi.db import ObjectNotFound
 from nvsi.decisions.models import (
@@ -298,6 +299,9 @@ def propose(
     )
     session.add(proposal)
     session.flush()
+    record(session, "decisions.proposed", tenant_id=proposal.tenant_id, object_type="proposal", object_id=proposal.id,
+           changes={"parameter": parameter, "value": parsed, "effective_from": effective_from,
+                    "closes_on": last_voting_day}, actor=user)
     return proposal
 
 
@@ -386,8 +390,11 @@ def cast_vote(
         except sa.exc.IntegrityError:  # another administrator of the member voted at the same time
             vote, created = _find_vote(session, proposal.id, tenant.id), False
     if not created:
+        before = vote.choice
         vote.choice, vote.cast_by_user_id, vote.updated_at = choice, user.id, now
         session.flush()
+    record(session, "decisions.vote_cast", tenant_id=tenant.id, object_type="proposal", object_id=proposal.id,
+           changes={"choice": choice if created else [before, choice]}, actor=user)
     session.expire(proposal, ["votes"])
     return vote, created
 
@@ -440,6 +447,11 @@ def close_proposal(session: Session, proposal: Proposal, now: dt.datetime) -> Pr
     if proposal.status is ProposalStatus.ADOPTED:
         _adopt(session, proposal, counted, members)
     session.flush()
+    record(session, "decisions.proposal_closed", tenant_id=proposal.tenant_id, object_type="proposal",
+           object_id=proposal.id, changes={
+               "status": proposal.status, "for": counted.votes_for, "against": counted.votes_against,
+               "abstain": counted.votes_abstain, "active_members": members,
+               "rule_set_version": proposal.rule_set_version, "adoption_error": proposal.adoption_error})
     return proposal
 
 
@@ -500,14 +512,19 @@ def create_development_item(session: Session, data: dict, *, user: User) -> Deve
         setattr(item, key, value)
     session.add(item)
     session.flush()
+    record(session, "decisions.development_item_created", object_type="development_item", object_id=item.id,
+           changes=data, actor=user)
     return item
 
 
 def update_development_item(session: Session, item: DevelopmentItem, data: dict) -> DevelopmentItem:
     """Change an agreement (e.g. its status) from validated input."""
+    before = {key: getattr(item, key) for key in data}
     for key, value in data.items():
         setattr(item, key, value)
     session.flush()
+    record(session, "decisions.development_item_updated", object_type="development_item", object_id=item.id,
+           changes=diff(before, data))
     return item
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from nvsi.audit.services import record
 from nvsi.rules.models import RuleParameter, RuleSetVersion, RuleValue, ValueKind
 from nvsi.rules.violations import RuleViolations, Violation, violation
 
@@ -175,6 +176,9 @@ def create_version(
     )
     session.add(version)
     session.flush()
+    record(session, "rules.version_created", object_type="rule_set_version", object_id=version.number,
+           changes={"effective_from": effective_from, "title": version.title, "proposal_id": proposal_id,
+                    "values": {k: str(v) for k, v in parsed.items()}})
     return version
 
 
