@@ -8,6 +8,7 @@
     nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
     nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
+    nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
     nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
@@ -153,6 +154,9 @@ def register_cli(app) -> None:
     from tenants.reminders.cli import reminders_group
 
     app.cli.add_command(reminders_group)
+    from tenants.invoicing.cli import invoices_group
+
+    app.cli.add_command(invoices_group)
     from tenants.premiums.cli import premiums_group
 
     app.cli.add_command(premiums_group)
