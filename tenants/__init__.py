@@ -15,13 +15,14 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.employers import views as employers
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
+    from tenants.invoicing import views as invoicing
     from tenants.placements import views as placements
     from tenants.reminders import views as reminders
     from tenants.timesheets import views as timesheets
     from tenants.users import views as users
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   reminders, dashboard, audit, users):
+                   invoicing, reminders, dashboard, audit, users):
         domain.register_pages(pages)
         domain.register_api(api)
 

@@ -25,11 +25,13 @@ from tenants.candidates.models import Candidate
 from tenants.documents.models import Document, DocumentKind
 from tenants.employers.models import Employer
 from tenants.guidance.models import GuidanceMoment
+from tenants.invoicing.models import Invoice
 from tenants.placements.models import Placement
 from tenants.placements.services import create_placement
 from tenants.reminders.models import Reminder, ReminderKind
 from tenants.timesheets.models import TimesheetBatch
 from tenants.timesheets.services import submit_hours
+from tests import invoice_helpers
 from tests.conftest import employer_data
 
 EMPLOYER_FORM = {k: v for k, v in employer_data(name="Overname B.V.", kvk_number="87654321").items()}
@@ -128,6 +130,14 @@ CASES = {
     "tenant_api.api_mark_reminder_read": ("POST", "reminder_id", None, {}),
     "tenant.dashboard": ("GET", None, None, None),
     "tenant_api.api_dashboard": ("GET", None, None, None),
+    "tenant.invoices": ("GET", None, None, None),
+    "tenant.invoice": ("GET", "invoice_id", None, None),
+    "tenant.invoice_pdf": ("GET", "invoice_id", None, None),
+    "tenant.invoice_ubl": ("GET", "invoice_id", None, None),
+    "tenant_api.api_list_invoices": ("GET", None, None, None),
+    "tenant_api.api_get_invoice": ("GET", "invoice_id", None, None),
+    "tenant_api.api_invoice_pdf": ("GET", "invoice_id", None, None),
+    "tenant_api.api_invoice_ubl": ("GET", "invoice_id", None, None),
     "tenant.users": ("GET", None, None, None),
     "tenant.invite_user": ("POST", None, INVITE, None),
     "tenant.deactivate_user": ("POST", "user_id", {}, None),
@@ -220,6 +230,11 @@ def _arrange_user(session) -> int:
     return user.id
 
 
+def _arrange_invoice(session) -> int:
+    """An issued invoice in alpha (38 h at EUR 12.30 to a new employer), made with the models."""
+    return invoice_helpers.invoice(session).id
+
+
 #: The URL id argument -> how to make a row in alpha that has no twin in beta (returns its id).
 #: A domain with a new kind of id adds its maker here.
 ARRANGE = {
@@ -231,6 +246,7 @@ ARRANGE = {
     "moment_id": _arrange_moment,
     "batch_id": _arrange_timesheet_batch,
     "reminder_id": _arrange_reminder,
+    "invoice_id": _arrange_invoice,
     "user_id": _arrange_user,
 }
 
@@ -259,7 +275,7 @@ def alpha_ids(tenant_session) -> dict[str, int]:
     for arg, value in ids.items():
         table = {"employer_id": Employer, "assignment_id": Assignment, "candidate_id": Candidate,
                  "placement_id": Placement, "batch_id": TimesheetBatch,
-                 "reminder_id": Reminder}.get(arg)
+                 "reminder_id": Reminder, "invoice_id": Invoice}.get(arg)
         if table is not None:
             assert beta.get(table, value) is None, f"{arg} {value} exists in beta too"
     return ids

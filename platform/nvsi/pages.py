@@ -58,6 +58,7 @@ def _navigation():
                      ("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
                      ("tenant.reminders", _("Signalen")),
+                     ("tenant.invoices", _("Facturen")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.users", _("Gebruikers")))
