@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect, sync_playwright
@@ -145,6 +147,33 @@ def new_page(browser, live_server):
     for context in contexts:
         context.close()
     assert not outside, f"requests left the machine: {outside}"
+
+
+#: Authenticator secrets enrolled by the browser tests: (live server, account) -> secret.
+TOTP_SECRETS: dict[tuple[str, str], str] = {}
+
+
+def complete_second_step(page, email: str) -> None:
+    """After the password step: enrol an authenticator (the first login of the demo's NVSI
+    administrator or backoffice: mandatory for them) or type a code from the enrolled one."""
+    base = page.url.split("/auth/")[0]
+    if "/auth/tweestapsverificatie" in page.url:
+        secret = page.locator("#secret").inner_text().replace(" ", "")
+        TOTP_SECRETS[(base, email)] = secret
+        page.get_by_label("Code uit de app").fill(pyotp.TOTP(secret).now())
+        page.get_by_role("button", name="Bevestigen").click()
+        page.get_by_role("link", name="Ik heb de codes bewaard, ga verder").click()
+    elif "/auth/code" in page.url:
+        secret = TOTP_SECRETS[(base, email)]
+        for attempt in range(2):
+            if attempt:  # a code works once: the next 30-second step brings new ones
+                time.sleep(30 - time.time() % 30 + 0.5)
+            for code in support.totp_codes(secret):
+                page.get_by_label("Code uit de app, of een herstelcode").fill(code)
+                page.get_by_role("button", name="Inloggen").click()
+                if "/auth/code" not in page.url:
+                    return
+        raise AssertionError(f"no code accepted for {email}")
 
 
 def log_in(page, email: str) -> None:

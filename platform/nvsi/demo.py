@@ -124,4 +124,6 @@ def seed_demo(db, router: Router) -> list[str]:
              f"'{DEMO_PASSWORD}' as one of:"]
     lines += [f"  {email:<32} {role.value}" + (f" ({slug})" if slug else "")
               for email, _, role, slug in accounts]
+    lines.append("The nvsi_admin and backoffice accounts link an authenticator app (TOTP) at their first "
+                 "login: two-factor login is mandatory for them (docs/authentication.md).")
     return lines
