@@ -9,6 +9,7 @@
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
     nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
     nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
+    nvsi onboarding provision-pending   resume the provisioning of approved members (CronJob)
     nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
@@ -163,6 +164,9 @@ def register_cli(app) -> None:
     from nvsi.members.cli import members_group
 
     app.cli.add_command(members_group)
+    from nvsi.onboarding.cli import onboarding_group
+
+    app.cli.add_command(onboarding_group)
 
 
 def _create_app():

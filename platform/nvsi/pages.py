@@ -61,6 +61,7 @@ def _navigation():
                      ("tenant.invoices", _("Facturen")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
+                pages.append(("tenant.framework_setup", _("Kaders inrichten")))
                 pages.append(("tenant.users", _("Gebruikers")))
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.audit", _("Auditlog")))
@@ -68,7 +69,8 @@ def _navigation():
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
                      ("contract.show", _("Contract")), ("catalogue.index", _("Producten"))]
             if current_user.role is Role.NVSI_ADMIN:
-                pages += [("members.index", _("Leden")), ("audit.index", _("Auditlog"))]
+                pages += [("members.index", _("Leden")), ("onboarding.applications", _("Aanmeldingen")),
+                          ("audit.index", _("Auditlog"))]
         return [(url_for(endpoint), label, request.endpoint == endpoint)
                 for endpoint, label in pages if endpoint in current_app.view_functions]
 
