@@ -221,3 +221,92 @@ def test_the_annual_fee_is_charged_and_posted_when_due(alpha):
     assert balance(alpha, chart.ANNUAL_FEE_INCOME) == -150000
     assert balance(alpha, chart.SETTLEMENT_PAYABLE, ALPHA.id) == 120675
     assert trial_balance(alpha).total == 0
+
+
+# -- pages and API -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def booked(tenant_session):
+    """The contract and the example, committed (visible to the app's requests)."""
+    session = tenant_session("alpha")
+    contract(session)
+    book_example(session)
+    session.commit()
+    return session
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_an_administrator_previews_confirms_and_downloads_the_statement(client, login, booked):
+    token = login("admin@nvsi.test")
+    overview = client.get("/admin/settlements?year=2026")
+    assert overview.status_code == 200
+    assert "/admin/settlements/alpha/2026-H1" in overview.get_data(as_text=True)
+    preview = client.get("/admin/settlements/alpha/2026-H1")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    for figure in ("467,40", "76,00", "93,48", "4,67", "293,25", "88,81", "9,34", "20,00%", "UC-2026"):
+        assert figure in page, figure
+    assert "Bevestigen en afsluiten" in page
+    confirmed = client.post("/admin/settlements/alpha/2026-H1", data={"csrf_token": token})
+    assert confirmed.status_code == 302
+    statement_url = confirmed.headers["Location"]
+    statement = client.get(statement_url).get_data(as_text=True)
+    assert "AFR-alpha-2026-H1" in statement and "293,25" in statement and "admin" in statement
+    # Opening the preview again leads to the statement; nothing is posted twice.
+    assert client.get("/admin/settlements/alpha/2026-H1").headers["Location"].endswith(statement_url)
+    pdf = client.get(statement_url + "/pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    text = pdf_text(pdf.data)
+    for figure in ("Gemeente Alfa", "2026-H1", "EUR 467,40", "EUR -76,00", "EUR -93,48", "EUR -4,67", "EUR 293,25",
+                   "20,00% van de omzet", "1,00% van de omzet", "EUR 88,81", "EUR 9,34", "UC-2026, versie 1",
+                   "contribution_municipality_pct versie"):
+        assert figure in text, figure
+
+
+def test_a_half_year_that_runs_is_shown_but_cannot_be_confirmed(client, login, booked):
+    token = login("backoffice@nvsi.test")
+    running = dt.date.today()
+    label = services.HalfYear.containing(running).label
+    page = client.get(f"/admin/settlements/alpha/{label}").get_data(as_text=True)
+    assert "Bevestigen en afsluiten" not in page and "afrekenen kan pas vanaf" in page
+    refused = client.post(f"/admin/settlements/alpha/{label}", data={"csrf_token": token})
+    assert refused.status_code == 422
+    assert "afrekenen kan pas vanaf" in refused.get_data(as_text=True)
+
+
+def test_the_api_settles_once_and_names_bad_input(client, login, booked):
+    token = login("admin@nvsi.test")
+    headers = {"X-CSRFToken": token}
+    preview = client.get("/api/v1/settlements/preview?tenant=alpha&period=2026-H1").get_json()
+    assert preview["settleable"] is True and preview["refusals"] == []
+    assert (preview["figures"]["result_cents"], preview["figures"]["service_fee_pct"]) == (29325, "20.00")
+    created = client.post("/api/v1/settlements", json={"tenant": "alpha", "period": "2026-H1"}, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["result_cents"], body["service_company_net_cents"], body["contribution_total_cents"]) == (
+        29325, 8881, 934)
+    assert body["tenant"] == "alpha" and body["period"] == "2026-H1"
+    again = client.post("/api/v1/settlements", json={"tenant": "alpha", "period": "2026-H1"}, headers=headers)
+    assert again.status_code == 200 and again.get_json()["id"] == body["id"]
+    assert client.get(created.headers["Location"]).get_json()["ledger_transactions"] == body["ledger_transactions"]
+    assert [s["id"] for s in client.get("/api/v1/settlements?year=2026").get_json()["items"]] == [body["id"]]
+    bad = client.post("/api/v1/settlements", json={"tenant": "nowhere", "period": "2026-H3"}, headers=headers)
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"period"}
+    bad = client.post("/api/v1/settlements", json={"tenant": "nowhere", "period": "2026-H2"}, headers=headers)
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"tenant"}
+    running = services.HalfYear.containing(dt.date.today()).label
+    refused = client.post("/api/v1/settlements", json={"tenant": "alpha", "period": running}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["period"][0].startswith(f"Het halfjaar {running} loopt")
+
+
+@pytest.mark.parametrize("user", ["admin@alpha.test", "staff@alpha.test"])
+def test_municipality_users_cannot_settle(client, login, booked, user):
+    token = login(user)
+    assert client.get("/admin/settlements").status_code == 403
+    assert client.post("/api/v1/settlements", json={"tenant": "alpha", "period": "2026-H1"},
+                       headers={"X-CSRFToken": token}).status_code == 403

@@ -51,9 +51,10 @@ def create_app(config: dict | None = None) -> Flask:
     from nvsi.cli import register_cli
     from nvsi.contract import views as contract_views
     from nvsi.decisions import views as decisions_views
+    from nvsi.ledger import views as ledger_views
     from nvsi.members import views as members_views
-    from nvsi.onboarding import views as onboarding_views
     from nvsi.rules import views as rules_views
+    from nvsi.settlement import views as settlement_views
     from nvsi.tenancy import web as tenancy_web
     from tenants import register_public_blueprints, register_tenant_blueprints
 
@@ -74,9 +75,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(contract_views.bp)
     app.register_blueprint(catalogue_views.bp)
     app.register_blueprint(rules_views.bp)
+    app.register_blueprint(ledger_views.bp)
+    app.register_blueprint(settlement_views.bp)
     app.register_blueprint(members_views.bp)
     app.register_blueprint(audit_views.bp)
-    app.register_blueprint(onboarding_views.bp)
     openapi.init_app(app)
     register_cli(app)
 

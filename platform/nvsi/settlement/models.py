@@ -12,9 +12,10 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from nvsi.db import BigIntPK, BigIntType, Created, SharedBase, append_only
+from nvsi.tenancy.models import Tenant
 
 
 class Settlement(SharedBase):
@@ -58,6 +59,9 @@ class Settlement(SharedBase):
     #: Who settled it (None: a job) and when.
     settled_by_user_id: Mapped[int | None] = mapped_column(BigIntType)
     settled_at: Mapped[Created]
+
+    #: The municipality's registry row (name and slug for statements).
+    tenant: Mapped[Tenant] = relationship(lazy="joined", viewonly=True)
 
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "period_start"),
