@@ -444,9 +444,12 @@ class _Made:
 
 
 def _credit_notes(session: Session, tenant: TenantRef, prefix: str, issue_date: dt.date, user_id: int | None,
-                  lines_of: dict[int, list], series_code: str, reason: str | None) -> _Made:
+                  lines_of: dict[int, list], series_code: str, reason: str | None,
+                  vat_left: dict[int, int] | None = None) -> _Made:
     """Write a credit note per original invoice (``lines_of``: invoice id → [(original line id,
-    credit line, entries)]), post it, and move the originals' credited amount and status."""
+    credit line, entries)]), post it, and move the originals' credited amount and status.
+    ``vat_left`` (invoice id → cents) gives the VAT of a credit note that takes all that is left
+    of an invoice, instead of computing it from the lines."""
     originals = {i.id: i for i in session.scalars(
         sa.select(Invoice).where(Invoice.id.in_(list(lines_of))).with_for_update()
         .execution_options(populate_existing=True))}
@@ -459,6 +462,8 @@ def _credit_notes(session: Session, tenant: TenantRef, prefix: str, issue_date: 
         lines = [line for _, line, _ in items]
         net = sum(line["net_cents"] for line in lines)
         vat = vat_total_cents([(line["vat_category"], line["vat_rate"], line["net_cents"]) for line in lines])
+        if vat_left and invoice_id in vat_left:
+            vat = -vat_left[invoice_id]
         docs.append(_Document(dict(
             doc_type=DocumentType.CREDIT_NOTE, employer_id=invoice.employer_id, credits_invoice_id=invoice.id,
             period_start=invoice.period_start, period_end=invoice.period_end, issue_date=issue_date,
@@ -546,7 +551,15 @@ def credit_invoice(session: Session, tenant: TenantRef, invoice: Invoice, reason
         items.append((line_id, _credit_line(placement_id, f"Creditering: {description}", -_hours(hours), rate, category,
                                             vat_rate, first_day, last_day, -left), count))
     prefix = number_prefix(session, tenant)
-    made = _credit_notes(session, tenant, prefix, issue_date, user_id, {invoice.id: items}, series_code, reason)
+    # The VAT too is what is left (the invoice's less earlier credit notes'), so that the invoice
+    # ends at exactly zero; with one VAT category per invoice, as the run makes them.
+    vat_left = None
+    if len({(line.vat_category, line.vat_rate) for line in invoice.lines}) == 1:
+        earlier = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(Invoice.vat_cents), 0))
+                                 .where(Invoice.credits_invoice_id == invoice.id))
+        vat_left = {invoice.id: invoice.vat_cents + int(earlier)}
+    made = _credit_notes(session, tenant, prefix, issue_date, user_id, {invoice.id: items}, series_code, reason,
+                         vat_left)
     target = dict(made.line_map)
     link = (
         sa.select(E.id, sa.case(target, value=InvoicedEntry.line_id), sa.literal(EntryRole.CREDITED.value), E.hours)
