@@ -324,3 +324,41 @@ def test_the_users_page_lists_and_invites(client, login, shared_session):
     assert response.status_code == 302 and response.headers["Location"] == "/g/alpha/users"
     assert shared_session.scalar(sa.select(sa.func.count()).select_from(Membership)
                                  .join(User).where(User.email == "nina@alpha.test")) == 1
+
+
+# -- NVSI administrators, from the member administration ---------------------------------------
+
+
+def test_nvsi_admins_manage_a_members_users_from_the_member_administration(client, login, smtp_server,
+                                                                          shared_session):
+    token = login("admin@nvsi.test")
+    items = client.get("/api/v1/members/alpha/users").get_json()["items"]
+    assert {u["email"] for u in items} == {"admin@alpha.test", "staff@alpha.test", "staff@alphagamma.test"}
+    response = client.post("/api/v1/members/alpha/users", json={**NEW, "role": "municipality_admin"},
+                           headers={"X-CSRFToken": token})
+    assert response.status_code == 201 and response.headers["Location"].endswith(
+        f"/api/v1/members/alpha/users/{response.get_json()['user']['id']}")
+    [mail] = smtp_server.messages
+    assert mail.rcpt_tos == ["nina@alpha.test"] and "Gemeente Alfa" in mail.subject
+    staff = _user(shared_session, "staff@alpha.test").id
+    assert client.post(f"/api/v1/members/alpha/users/{staff}/deactivate",
+                       headers={"X-CSRFToken": token}).get_json()["status"] == "deactivated"
+    [event] = _events(shared_session, "user.deactivated")
+    assert event.actor_label == "admin@nvsi.test" and event.tenant_id == 1
+    # The page, the same table; the member's pages use the member's slug.
+    page = client.get("/nvsi/leden/alpha/gebruikers").get_data(as_text=True)
+    assert "Gemeente Alfa" in page and f'action="/nvsi/leden/alpha/gebruikers/{staff}/heractiveren"' in page
+    assert client.post(f"/nvsi/leden/alpha/gebruikers/{staff}/heractiveren",
+                       data={"csrf_token": token}).headers["Location"] == "/nvsi/leden/alpha/gebruikers"
+    assert _user(shared_session, "staff@alpha.test").active
+    # A user of another member is not found under this one.
+    beta_user = _user(shared_session, "staff@beta.test").id
+    assert client.get(f"/api/v1/members/alpha/users/{beta_user}").status_code == 404
+    assert client.get("/api/v1/members/nosuchmember/users").status_code == 404
+
+
+@pytest.mark.parametrize("email", ["admin@alpha.test", "backoffice@nvsi.test"])
+def test_only_nvsi_admins_reach_the_member_user_pages(client, login, email):
+    login(email)
+    assert client.get("/api/v1/members/alpha/users").status_code == 403
+    assert client.get("/nvsi/leden/alpha/gebruikers").status_code == 403

@@ -57,6 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     from nvsi.settlement import views as settlement_views
     from nvsi.tenancy import web as tenancy_web
     from tenants import register_public_blueprints, register_tenant_blueprints
+    from tenants.users.views import member_users_bp
 
     auth.init_app(app)
     errors.init_app(app)
@@ -79,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(settlement_views.bp)
     app.register_blueprint(members_views.bp)
     app.register_blueprint(audit_views.bp)
+    app.register_blueprint(member_users_bp)
     openapi.init_app(app)
     register_cli(app)
 
