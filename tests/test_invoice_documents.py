@@ -295,3 +295,40 @@ def test_the_next_run_sends_what_a_failure_left(app, ctx, alpha, invoice, smtp_s
     smtp_server.use(app)
     assert delivery.send_pending(alpha, ALPHA) == 1
     assert len(smtp_server.messages) == 1 and mailed_at(alpha, invoice) is not None
+
+
+# -- documents the invoice run issued ---------------------------------------------------------------
+
+
+def test_what_the_invoice_run_issues_validates_and_is_mailed(app, ctx, alpha, smtp_server):
+    """End to end with the real run: 38 approved hours at EUR 12.30 -> an invoice whose PDF and XML
+    carry the run's figures; its credit note validates too; both are mailed once."""
+    from tenants.invoicing import services as run
+    from tenants.timesheets import services as timesheets
+
+    employer = factories.employer(alpha, vat_id="NL012345672B01")
+    assignment = factories.assignment(alpha, employer_id=employer.id, hourly_rate_cents=1230)
+    placement = factories.placement(alpha, assignment_row=assignment)
+    batch = timesheets.submit_hours(alpha, ALPHA, placement, [
+        {"work_date": dt.date(2026, 3, 2) + dt.timedelta(days=i), "hours": Decimal(h)}
+        for i, h in enumerate(("8", "8", "8", "8", "6"))], user_id=None, today=dt.date(2026, 11, 23))
+    timesheets.approve_all(alpha, batch, "P. de Vries")
+    run.run_tenant(alpha, ALPHA, dt.date(2026, 3, 2), dt.date(2026, 3, 8), dt.date(2026, 3, 9))
+    invoice = alpha.scalar(sa.select(Invoice))
+    note = run.credit_invoice(alpha, ALPHA, invoice, "Tarief verkeerd afgesproken", None, dt.date(2026, 3, 12))
+
+    root = assert_valid_ubl(render_invoice_ubl(invoice))
+    assert root.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount", namespaces=NS) == "565.55"
+    assert root.findtext("cac:TaxTotal/cbc:TaxAmount", namespaces=NS) == "98.15"
+    assert check_rules(render_invoice_ubl(invoice)) == []
+    credit = assert_valid_ubl(render_invoice_ubl(note, invoice))
+    assert credit.findtext("cac:LegalMonetaryTotal/cbc:PayableAmount", namespaces=NS) == "565.55"
+    assert credit.findtext("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID", namespaces=NS) == invoice.number
+    text = pdf_text(render_invoice_pdf(invoice))
+    assert f"Factuurnummer {invoice.number}" in text and "Totaal inclusief btw EUR 565,55" in text
+    assert "Groenonderhoud Lindelaan - Anna J., 2-6 maart 2026" in text
+
+    smtp_server.use(app)
+    assert delivery.send_pending(alpha, ALPHA) == 2
+    assert delivery.send_pending(alpha, ALPHA) == 0
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["facturen@groen.example"]] * 2
