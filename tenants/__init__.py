@@ -18,12 +18,14 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.guidance import views as guidance
     from tenants.invoicing import views as invoicing
     from tenants.placements import views as placements
+    from tenants.premiums import views as premiums
     from tenants.reminders import views as reminders
+    from tenants.reports import views as reports
     from tenants.timesheets import views as timesheets
     from tenants.users import views as users
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   invoicing, reminders, dashboard, audit, users, framework_setup):
+                   invoicing, premiums, reports, reminders, dashboard, audit, users, framework_setup):
         domain.register_pages(pages)
         domain.register_api(api)
 

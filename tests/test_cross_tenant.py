@@ -29,7 +29,8 @@ from tenants.invoicing.models import Invoice
 from tenants.placements.models import Placement
 from tenants.placements.services import create_placement
 from tenants.reminders.models import Reminder, ReminderKind
-from tenants.timesheets.models import TimesheetBatch
+from tenants.premiums.models import AccrualKind, PremiumAccrual, PremiumFlag
+from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntry
 from tenants.timesheets.services import submit_hours
 from tests import invoice_helpers
 from tests.conftest import employer_data
@@ -137,6 +138,24 @@ CASES = {
     "tenant_api.api_mark_reminder_read": ("POST", "reminder_id", None, {}),
     "tenant.dashboard": ("GET", None, None, None),
     "tenant_api.api_dashboard": ("GET", None, None, None),
+    "tenant.premiums": ("GET", None, None, None),
+    "tenant.resolve_premium_flag": ("POST", "flag_id", {"note": "Overname"}, None),
+    "tenant.travel_costs": ("GET", None, None, None),
+    "tenant.new_travel_cost": ("POST", None, lambda ids: {
+        "placement_id": str(ids["placement_id"]), "cost_date": "2026-01-06", "amount": "12,50",
+        "description": "OV"}, None),
+    "tenant_api.api_premiums": ("GET", None, None, None),
+    "tenant_api.api_resolve_premium_flag": ("POST", "flag_id", None, {"note": "Overname"}),
+    "tenant_api.api_travel_costs": ("GET", None, None, None),
+    "tenant_api.api_create_travel_cost": ("POST", None, None, lambda ids: {
+        "placement_id": ids["placement_id"], "cost_date": "2026-01-06", "amount": "12.50", "description": "OV"}),
+    "tenant.go_no_go": ("GET", None, None, None),
+    "tenant_api.api_go_no_go": ("GET", None, None, None),
+    "tenant.welfare_exits": ("POST", None, lambda ids: {
+        "candidate_id": str(ids["candidate_id"]), "exit_date": "2026-02-02", "extent": "partial"}, None),
+    "tenant_api.api_welfare_exits": ("GET", None, None, None),
+    "tenant_api.api_create_welfare_exit": ("POST", None, None, lambda ids: {
+        "candidate_id": ids["candidate_id"], "exit_date": "2026-02-02", "extent": "full"}),
     "tenant.invoices": ("GET", None, None, None),
     "tenant.invoice": ("GET", "invoice_id", None, None),
     "tenant.invoice_pdf": ("GET", "invoice_id", None, None),
@@ -226,6 +245,28 @@ def _arrange_reminder(session) -> int:
     return row.id
 
 
+def _arrange_premium_flag(session) -> int:
+    """Premium above the yearly cap, flagged for review, on an approved day of alpha's newest placement."""
+    placement = session.get(Placement, _newest_placement(session))
+    batch = TimesheetBatch(placement_id=placement.id)
+    session.add(batch)
+    session.flush()
+    entry = TimesheetEntry(placement_id=placement.id, batch_id=batch.id, work_date=placement.start_date,
+                           hours=Decimal("8"), status=EntryStatus.APPROVED, decided_at=utcnow(), decided_by="x")
+    session.add(entry)
+    session.flush()
+    accrual = PremiumAccrual(entry_id=entry.id, kind=AccrualKind.ACCRUAL, candidate_id=placement.candidate_id,
+                             placement_id=placement.id, work_date=entry.work_date, year=entry.work_date.year,
+                             hours=entry.hours, rate_cents=200, amount_cents=1600, accrued_cents=0,
+                             flagged_cents=1600, rules_version=1, accrued_on=dt.date(2026, 11, 23))
+    session.add(accrual)
+    session.flush()
+    flag = PremiumFlag(accrual_id=accrual.id, candidate_id=placement.candidate_id, year=accrual.year, cents=1600)
+    session.add(flag)
+    session.flush()
+    return flag.id
+
+
 def _arrange_user(session) -> int:
     """A user invited to alpha only (an account in the shared schema, a membership of alpha)."""
     user = User(email="alleen@alfa.test", name="Alleen Alfa", password_hash=unusable_password(),
@@ -255,6 +296,7 @@ ARRANGE = {
     "reminder_id": _arrange_reminder,
     "invoice_id": _arrange_invoice,
     "user_id": _arrange_user,
+    "flag_id": _arrange_premium_flag,
 }
 
 
@@ -282,7 +324,7 @@ def alpha_ids(tenant_session) -> dict[str, int]:
     for arg, value in ids.items():
         table = {"employer_id": Employer, "assignment_id": Assignment, "candidate_id": Candidate,
                  "placement_id": Placement, "batch_id": TimesheetBatch,
-                 "reminder_id": Reminder, "invoice_id": Invoice}.get(arg)
+                 "reminder_id": Reminder, "invoice_id": Invoice, "flag_id": PremiumFlag}.get(arg)
         if table is not None:
             assert beta.get(table, value) is None, f"{arg} {value} exists in beta too"
     return ids

@@ -59,6 +59,7 @@ def _navigation():
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
                      ("tenant.reminders", _("Signalen")),
                      ("tenant.invoices", _("Facturen")),
+                     ("tenant.premiums", _("Premies")), ("tenant.go_no_go", _("Go/no-go")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.framework_setup", _("Kaders inrichten")))

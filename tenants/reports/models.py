@@ -8,7 +8,7 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from nvsi.db import BigIntPK, BigIntType, Created, TenantBase, append_only
 
@@ -32,8 +32,43 @@ class ArrangementChange(TenantBase):
     #: When it was recorded.
     created_at: Mapped[Created]
 
+    candidate = relationship("Candidate")
+
 
 append_only(ArrangementChange.__table__)
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _record_arrangement_changes(session: Session, _context, _instances) -> None:
+    """Every change of a candidate's arrangement (and the first one set) becomes a dated row,
+    in the same flush, whichever code path made it."""
+    from tenants.candidates.models import Candidate
+
+    for candidate in [o for o in (*session.new, *session.dirty) if isinstance(o, Candidate)]:
+        history = sa.inspect(candidate).attrs.arrangement_id.history
+        if not history.added:
+            continue
+        after, new = history.added[0], candidate in session.new
+        if new:
+            before = None
+        elif history.deleted:
+            before = history.deleted[0]
+        else:  # the old value was not loaded: ask the database
+            with session.no_autoflush:
+                before = session.scalar(sa.select(Candidate.arrangement_id).where(Candidate.id == candidate.id))
+        if before == after or (new and after is None):
+            continue
+        session.add(ArrangementChange(candidate=candidate, from_arrangement_id=before, to_arrangement_id=after,
+                                      changed_on=dt.date.today(), changed_by_user_id=_current_user_id()))
+
+
+def _current_user_id() -> int | None:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    if has_request_context() and current_user.is_authenticated:
+        return current_user.id
+    return None
 
 
 class ExitExtent(str, enum.Enum):
