@@ -120,3 +120,16 @@ def test_an_unknown_address_gets_the_same_answers(client, attempts):
     assert abs(int(known.headers.get("Retry-After", 0)) - int(unknown.headers.get("Retry-After", 0))) <= 2
     assert _normalised(known.get_data(as_text=True), "staff@alpha.test") == \
         _normalised(unknown.get_data(as_text=True), "nobody@alpha.test")
+
+
+def test_an_operator_can_lift_a_lock(app, client, shared_session):
+    user = _user(shared_session, "staff@alpha.test")
+    user.locked_until = utcnow() + dt.timedelta(minutes=10)
+    shared_session.commit()
+    assert _attempt(client, "staff@alpha.test", support.PASSWORD).status_code == 429
+    result = app.test_cli_runner().invoke(args=["users", "unlock", "staff@alpha.test"])
+    assert result.exit_code == 0, result.output
+    assert _attempt(client, "staff@alpha.test", support.PASSWORD).status_code == 302
+    assert [e.actor_label for e in shared_session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.unlocked"))] == ["system:cli"]
+    assert app.test_cli_runner().invoke(args=["users", "unlock", "nobody@x.test"]).exit_code != 0

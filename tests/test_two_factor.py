@@ -324,3 +324,12 @@ def test_the_pages_are_dutch_and_labelled(client, login):
     page = client.get("/auth/tweestapsverificatie").get_data(as_text=True)
     assert '<html lang="nl">' in page and '<label for="code">' in page
     assert "Later instellen" not in page  # only offered on the way in (invitation)
+
+
+def test_an_operator_resets_two_factor_for_someone_who_lost_phone_and_codes(app, client, shared_session):
+    result = app.test_cli_runner().invoke(args=["users", "reset-two-factor", "admin@nvsi.test"])
+    assert result.exit_code == 0, result.output
+    assert not _user(shared_session, "admin@nvsi.test").two_factor_enabled
+    assert len(_events(shared_session, "user.two_factor_reset")) == 1
+    _, response = _password_step(client, "admin@nvsi.test")
+    assert response.headers["Location"] == "/auth/tweestapsverificatie"  # mandatory: a new one now

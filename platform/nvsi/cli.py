@@ -4,6 +4,7 @@
     nvsi tenants create SLUG     register and provision a tenant
     nvsi tenants list            tenants with their migration state
     nvsi users create EMAIL      add a user
+    nvsi users reset-two-factor EMAIL / unlock EMAIL   lost phone and codes; lift a lockout
     nvsi demo                    seed demo data and print how to log in
     nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
@@ -149,6 +150,9 @@ def register_cli(app) -> None:
 
     for command in (migrate_command, tenants_group, users_group, demo_command, backup_group, restore_group):
         app.cli.add_command(command)
+    from nvsi.auth.cli import register as register_user_commands
+
+    register_user_commands(users_group)
     from nvsi.decisions.cli import decisions_group
 
     app.cli.add_command(decisions_group)
