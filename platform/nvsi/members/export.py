@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import struct
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -181,14 +182,16 @@ def file_sha256(path: Path) -> str:
 
 def plain(value):
     """A column value as JSON: ISO dates, decimal strings, enum values (never a float for money)."""
+    if isinstance(value, enum.Enum):  # before str: most enums here are str enums
+        return value.value
     if value is None or isinstance(value, bool | int | str):
         return str(value) if isinstance(value, str) else value
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, decimal.Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     if isinstance(value, float):
         return value
     if isinstance(value, dict | list):
