@@ -13,6 +13,7 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.dashboard import views as dashboard
     from tenants.documents import views as documents
     from tenants.employers import views as employers
+    from tenants.finance import views as finance
     from tenants.frameworks import setup_views as framework_setup
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
@@ -25,7 +26,7 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.users import views as users
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   invoicing, premiums, reports, reminders, dashboard, audit, users, framework_setup):
+                   invoicing, premiums, reports, reminders, dashboard, audit, users, framework_setup, finance):
         domain.register_pages(pages)
         domain.register_api(api)
 

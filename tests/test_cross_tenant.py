@@ -138,6 +138,13 @@ CASES = {
     "tenant_api.api_mark_reminder_read": ("POST", "reminder_id", None, {}),
     "tenant.dashboard": ("GET", None, None, None),
     "tenant_api.api_dashboard": ("GET", None, None, None),
+    "tenant.finance": ("GET", None, None, None),
+    "tenant.finance_settlements": ("GET", None, None, None),
+    "tenant.finance_settlement": ("GET", "settlement_id", None, None),
+    "tenant.finance_settlement_pdf": ("GET", "settlement_id", None, None),
+    "tenant_api.api_finance": ("GET", None, None, None),
+    "tenant_api.api_finance_settlements": ("GET", None, None, None),
+    "tenant_api.api_finance_settlement": ("GET", "settlement_id", None, None),
     "tenant.premiums": ("GET", None, None, None),
     "tenant.resolve_premium_flag": ("POST", "flag_id", {"note": "Overname"}, None),
     "tenant.travel_costs": ("GET", None, None, None),
@@ -283,6 +290,28 @@ def _arrange_invoice(session) -> int:
     return invoice_helpers.invoice(session).id
 
 
+def _arrange_settlement(session) -> int:
+    """A settled half year of alpha (the row only; the ledger is not needed to read it)."""
+    from nvsi.contract.services import create_contract
+    from nvsi.settlement.models import Settlement
+
+    contract = create_contract(session, {
+        "reference": "UC-XT", "service_company": "Flextensie Nederland b.v.", "status": "draft",
+        "start_date": dt.date(2026, 1, 1), "end_date": dt.date(2026, 12, 31), "service_fee_pct": Decimal("20"),
+        "service_company_contribution_pct": Decimal("1"), "helpdesk_response_hours": 24,
+        "availability_pct": Decimal("99")}, None)
+    row = Settlement(tenant_id=ALPHA.id, period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 6, 30),
+                     revenue_cents=46740, premiums_cents=7600, travel_cents=0, service_fee_pct=Decimal("20"),
+                     service_fee_cents=9348, contribution_municipality_pct=Decimal("1"),
+                     contribution_municipality_cents=467, contribution_service_company_pct=Decimal("1"),
+                     contribution_service_company_cents=467, annual_fee_due=False, annual_fee_cents=0,
+                     result_cents=29325, contract_id=contract.id, contract_reference="UC-XT", contract_version=1,
+                     rule_versions={}, ledger_transactions={})
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 #: The URL id argument -> how to make a row in alpha that has no twin in beta (returns its id).
 #: A domain with a new kind of id adds its maker here.
 ARRANGE = {
@@ -296,6 +325,7 @@ ARRANGE = {
     "reminder_id": _arrange_reminder,
     "invoice_id": _arrange_invoice,
     "user_id": _arrange_user,
+    "settlement_id": _arrange_settlement,
     "flag_id": _arrange_premium_flag,
 }
 

@@ -66,12 +66,18 @@ def _navigation():
                 pages.append(("tenant.users", _("Gebruikers")))
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.audit", _("Auditlog")))
+            if current_user.role in (Role.MUNICIPALITY_ADMIN, Role.BACKOFFICE):
+                pages.append(("tenant.finance", _("Financiën")))
         else:
             pages = [("rules.index", _("Regels")), ("decisions.index", _("Besluiten")),
                      ("contract.show", _("Contract")), ("catalogue.index", _("Producten"))]
             if current_user.role is Role.NVSI_ADMIN:
                 pages += [("members.index", _("Leden")), ("onboarding.applications", _("Aanmeldingen")),
                           ("audit.index", _("Auditlog"))]
+            if current_user.role in (Role.NVSI_ADMIN, Role.BACKOFFICE):
+                pages.append(("settlement.index", _("Afrekeningen")))
+            if current_user.role is Role.NVSI_ADMIN:
+                pages.append(("ledger.trial_balance", _("Grootboek")))
         return [(url_for(endpoint), label, request.endpoint == endpoint)
                 for endpoint, label in pages if endpoint in current_app.view_functions]
 

@@ -1,0 +1,1 @@
+"""A municipality's money in the NVSI ledger: its accounts, transactions and settlement statements."""
