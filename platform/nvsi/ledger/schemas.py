@@ -65,7 +65,7 @@ class TrialBalanceSchema(Schema):
     balanced = fields.Boolean(metadata={"description": "Debit total equals credit total"})
 
 
-class EntrySchema(Schema):
+class LedgerEntrySchema(Schema):
     """One entry of a transaction."""
 
     code = fields.String()
@@ -74,7 +74,7 @@ class EntrySchema(Schema):
     amount_cents = fields.Integer()
 
 
-class TransactionSchema(Schema):
+class LedgerTransactionSchema(Schema):
     """A posted transaction with its entries."""
 
     id = fields.UUID()
@@ -85,7 +85,7 @@ class TransactionSchema(Schema):
     source_id = fields.String(allow_none=True)
     reverses_id = fields.UUID(allow_none=True)
     posted_at = fields.AwareDateTime()
-    entries = fields.List(fields.Nested(EntrySchema))
+    entries = fields.List(fields.Nested(LedgerEntrySchema))
 
 
 class AccountEntrySchema(Schema):
@@ -118,4 +118,4 @@ class TenantFinanceSchema(Schema):
 
     as_of = fields.Date()
     balances = fields.List(fields.Nested(BalanceSchema))
-    transactions = fields.List(fields.Nested(TransactionSchema))
+    transactions = fields.List(fields.Nested(LedgerTransactionSchema))

@@ -46,7 +46,7 @@ class SettleArgs(Args):
     period = Period(required=True, metadata={"description": "e.g. 2026-H1"})
 
 
-class ListArgs(Args):
+class SettlementListArgs(Args):
     """The overview: one year (default: the year of the half year that ended last), optionally
     one municipality."""
 
@@ -54,7 +54,7 @@ class ListArgs(Args):
     tenant = OptionalText(load_default=None)
 
 
-class ViolationSchema(Schema):
+class RefusalSchema(Schema):
     """A reason the half year cannot be settled (yet)."""
 
     code = fields.String()
@@ -124,5 +124,5 @@ class PreviewSchema(Schema):
     period_end = fields.Date()
     settleable = fields.Boolean(metadata={"description": "No refusals: it can be settled now"})
     figures = fields.Nested(PreviewFiguresSchema, allow_none=True)
-    refusals = fields.List(fields.Nested(ViolationSchema))
+    refusals = fields.List(fields.Nested(RefusalSchema))
     settlement = fields.Nested(SettlementSchema, allow_none=True)

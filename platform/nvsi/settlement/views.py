@@ -28,9 +28,9 @@ from nvsi.settlement import services
 from nvsi.settlement.models import Settlement
 from nvsi.settlement.pdf import StatementFacts, render_statement
 from nvsi.settlement.schemas import (
-    ListArgs,
     PreviewSchema,
     SettleArgs,
+    SettlementListArgs,
     SettlementListSchema,
     SettlementSchema,
 )
@@ -129,7 +129,7 @@ def api_list_settlements():
         403: {description: Not an NVSI administrator or the backoffice}
         422: {$ref: '#/components/responses/Invalid'}
     """
-    args = ListArgs().load(request.args.to_dict())
+    args = SettlementListArgs().load(request.args.to_dict())
     tenant_id = _tenant_or_field_error(args["tenant"]).id if args["tenant"] else None
     items = services.list_settlements(db.session, tenant_id=tenant_id, year=args["year"])
     return SettlementListSchema().dump({"items": items})
@@ -238,7 +238,7 @@ def index():
     errors, rows = {}, []
     tenants = _tenants()
     try:
-        args = ListArgs().load(form)
+        args = SettlementListArgs().load(form)
         year = args["year"] or services.last_ended(today).year
         shown = tenants
         if args["tenant"]:
@@ -247,7 +247,7 @@ def index():
                 raise ValidationError({"tenant": [_("Onbekende gemeente.")]})
         rows = services.overview(db.session, shown, year, today)
     except ValidationError as exc:
-        errors, year = ordered_errors(exc.messages, ListArgs()), services.last_ended(today).year
+        errors, year = ordered_errors(exc.messages, SettlementListArgs()), services.last_ended(today).year
     return render_template("settlement/index.html", form=form, errors=errors, rows=rows, tenants=tenants,
                            year=year), 422 if errors else 200
 
