@@ -14,6 +14,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from tests import factories
+from tests.test_browser import browser, new_page  # noqa: F401  (fixtures)
 from tests import invoice_helpers as make
 from tests.test_invoice_documents import assert_valid_ubl
 
@@ -189,3 +190,80 @@ def test_the_navigation_links_to_the_invoices(client, login):
     login("staff@alpha.test")
     html = page(client, "/g/alpha/opdrachtgevers")
     assert 'href="/g/alpha/facturen"' in html and ">Facturen<" in html
+
+
+# -- in a browser, with axe -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """A fresh instance (SQLite: the pages are the same templates on either backend) with the
+    municipality Utrecht, its staff member, and an invoice and a credit note, served on a free
+    loopback port."""
+    from nvsi import create_app, migrate
+    from nvsi.auth.models import Role
+    from nvsi.auth.services import create_user
+    from nvsi.demo import DEMO_PASSWORD
+    from nvsi.extensions import db
+    from nvsi.tenancy import services as tenancy
+    from nvsi.tenancy.routing import RoutingSession, bind_tenant, current_router
+    from tests import support
+    from tests.test_browser import UTRECHT_STAFF, LiveServer
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path_factory.mktemp("invoice-pages")), "DATABASE_URL": "",
+                      "SECRET_KEY": "browser-test-secret-key-not-for-production", "DATA_KEY": support.DATA_KEY,
+                      "SESSION_COOKIE_SECURE": False, "REMEMBER_COOKIE_SECURE": False})
+    with app.app_context():
+        router = current_router()
+        migrate.upgrade_shared(router)
+        tenancy.register_tenant(db.session, "utrecht", "Gemeente Utrecht", "GM0344")
+        db.session.commit()
+        tenancy.provision_tenant(db.session, router, "utrecht")
+        tenant = tenancy.get_tenant(db.session, "utrecht")
+        create_user(db.session, UTRECHT_STAFF, "Intercedent Utrecht", DEMO_PASSWORD, Role.MUNICIPALITY_STAFF, [tenant])
+        db.session.commit()
+        session = RoutingSession(db)
+        bind_tenant(session, tenant.schema)
+        invoice = make.invoice(session, lines=((Decimal("38"), 1230, "Groenonderhoud - A. Jansen"),
+                                               (Decimal("7.5"), 1471, "Ondersteuning - B. de Vries")))
+        make.credit_note(session, invoice)
+        ids = {"invoice": invoice.id, "number": invoice.number}
+        session.commit()
+        session.close()
+        db.session.remove()
+    server = LiveServer(app)
+    server.ids = ids
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.browser
+def test_the_invoice_pages_in_a_browser_pass_axe(new_page, live_server):
+    from playwright.sync_api import expect
+
+    from tests.test_browser import UTRECHT_STAFF, check_accessibility, log_in
+
+    page = new_page()
+    log_in(page, UTRECHT_STAFF)
+    page.get_by_role("link", name="Facturen", exact=True).first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Facturen")
+    check_accessibility(page, "invoice list")
+
+    page.get_by_label("Periode vanaf").fill("2026-03-20")
+    page.get_by_label("Periode tot en met").fill("2026-03-01")
+    page.get_by_role("button", name="Filteren").click()
+    expect(page.locator("#foutmeldingen")).to_contain_text("De einddatum ligt voor de begindatum.")
+    check_accessibility(page, "invoice list with a wrong filter")
+
+    page.goto("/g/utrecht/facturen")
+    page.get_by_role("link", name=live_server.ids["number"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Factuur {live_server.ids['number']}")
+    check_accessibility(page, "invoice detail")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=f"Download PDF {live_server.ids['number']}").click()
+    assert download.value.suggested_filename == f"factuur-{live_server.ids['number']}.pdf"
