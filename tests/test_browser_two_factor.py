@@ -13,8 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from nvsi.demo import DEMO_PASSWORD
-from tests.test_browser import browser, check_accessibility, live_server, new_page  # noqa: F401
-from tests.test_browser import TOTP_SECRETS, complete_second_step
+from tests.test_browser import TOTP_SECRETS, browser, check_accessibility, complete_second_step, live_server, new_page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +29,7 @@ def password_step(page, email: str) -> None:
 
 
 @pytest.mark.parametrize("live_server", ["sqlite", "postgresql"], indirect=True)
-def test_enrolment_and_login_with_a_code(new_page, live_server):
+def test_enrolment_and_login_with_a_code(new_page, live_server):  # noqa: F811  (fixtures imported above)
     page = new_page()
     password_step(page, NVSI_ADMIN)
     page.wait_for_url("**/auth/tweestapsverificatie")
@@ -89,7 +88,7 @@ def test_enrolment_and_login_with_a_code(new_page, live_server):
 
 
 @pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
-def test_an_invited_colleague_sets_a_password_and_may_enrol_later(new_page, live_server):
+def test_an_invited_colleague_sets_a_password_and_may_enrol_later(new_page, live_server):  # noqa: F811
     admin = new_page()
     password_step(admin, UTRECHT_ADMIN)
     admin.get_by_role("link", name="Gebruikers").click()
@@ -141,11 +140,11 @@ def test_an_invited_colleague_sets_a_password_and_may_enrol_later(new_page, live
     expect(admin.locator("tbody tr", has_text="nina@utrecht.example")).to_contain_text("actief")
 
 
-def _utrecht_id(live_server) -> int:
+def _utrecht_id(server) -> int:
     from nvsi.extensions import db
     from nvsi.tenancy.services import get_tenant
 
-    with live_server.app.app_context():
+    with server.app.app_context():
         try:
             return get_tenant(db.session, "utrecht").id
         finally:

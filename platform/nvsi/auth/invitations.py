@@ -22,8 +22,14 @@ from nvsi import mail
 from nvsi.audit.services import record
 from nvsi.auth import tokens
 from nvsi.auth.models import EndedMembership, Membership, Role, User
-from nvsi.auth.services import AccountRefused, get_user_by_email, has_usable_password, normalise_email
-from nvsi.auth.services import unusable_password, validate_identity
+from nvsi.auth.services import (
+    AccountRefused,
+    get_user_by_email,
+    has_usable_password,
+    normalise_email,
+    unusable_password,
+    validate_identity,
+)
 from nvsi.rules.violations import violation
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from nvsi.auth.models import Membership, Role, User
-from nvsi.db import utcnow
 from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.models import Tenant
 
