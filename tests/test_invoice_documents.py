@@ -199,6 +199,49 @@ def test_the_xml_carries_parties_payment_and_dates(invoice):
         ["2026-03-09", "2026-03-23", "EUR"]
 
 
+def nlcius_findings(root: etree._Element) -> list[str]:
+    """The Dutch CIUS rules (SI-UBL 2.0, BR-NL-*) that apply to what we send, for a Dutch seller
+    and buyer, re-stated as XPath: the fatal ones and the warnings we steer clear of."""
+    def has(path: str) -> bool:
+        return bool(root.xpath(path, namespaces=NS))
+
+    credit = etree.QName(root).localname == "CreditNote"
+    rules = {
+        "BR-NL-1": "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0106' and normalize-space()]",
+        "BR-NL-2": "cbc:BuyerReference[normalize-space()] | cac:OrderReference/cbc:ID",
+        "BR-NL-3": "cac:AccountingSupplierParty/cac:Party/cac:PostalAddress[cbc:StreetName and cbc:CityName and cbc:PostalZone]",
+        "BR-NL-4": "cac:AccountingCustomerParty/cac:Party/cac:PostalAddress[cbc:StreetName and cbc:CityName and cbc:PostalZone]",
+        "BR-NL-7/8": "cbc:CreditNoteTypeCode[. = '381']" if credit else "cbc:InvoiceTypeCode[. = '380']",
+        "BR-NL-10": "cac:AccountingCustomerParty/cac:Party/cac:PartyLegalEntity/cbc:CompanyID[@schemeID='0106' and normalize-space()]",
+        "BR-NL-11": "cac:PaymentMeans",
+        "BR-NL-12": "cac:PaymentMeans/cbc:PaymentMeansCode[. = '30' or . = '48' or . = '49' or . = '57' or . = '58' or . = '59']",
+    }
+    findings = [rule for rule, path in rules.items() if not has(path)]
+    unwanted = {
+        "BR-NL-24": "cac:BillingReference/cac:InvoiceDocumentReference/cbc:IssueDate",
+        "BR-NL-29": "cac:PaymentMeans/cbc:PaymentMeansCode/@name",
+        "BR-NL-30": "cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:Name",
+        "SI-UBL-2 (empty element)": "//*[not(*) and not(normalize-space())]",
+    }
+    findings += [rule for rule, path in unwanted.items() if has(path)]
+    if credit and not has("cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID"):
+        findings.append("credit note without the invoice it corrects")
+    return findings
+
+
+def test_the_xml_meets_the_dutch_cius(alpha, invoice):
+    note = make.credit_note(alpha, invoice)
+    assert nlcius_findings(assert_valid_ubl(render_invoice_ubl(invoice))) == []
+    assert nlcius_findings(assert_valid_ubl(render_invoice_ubl(note, invoice))) == []
+
+
+def test_the_dutch_cius_check_can_fail(invoice):
+    root = etree.fromstring(render_invoice_ubl(invoice))
+    root.remove(root.find("cbc:BuyerReference", namespaces=NS))
+    root.find("cac:PaymentMeans/cbc:PaymentMeansCode", namespaces=NS).text = "31"
+    assert nlcius_findings(root) == ["BR-NL-2", "BR-NL-12"]
+
+
 def test_several_lines_keep_the_en16931_arithmetic(alpha, employer):
     lines = ((Decimal("38"), 1230), (Decimal("7.25"), 1499), (Decimal("0.5"), 1333), (Decimal("12.75"), 1587))
     invoice = make.invoice(alpha, employer=employer, lines=lines)

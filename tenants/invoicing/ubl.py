@@ -111,14 +111,16 @@ def render_invoice_ubl(invoice: Invoice, credited: Invoice | None = None) -> byt
         _cbc(root, "DueDate", invoice.due_date.isoformat())
         _cbc(root, "InvoiceTypeCode", INVOICE_TYPE)
     _cbc(root, "DocumentCurrencyCode", CURRENCY)
+    # NLCIUS (BR-NL-2) wants a buyer or order reference; employers give no purchase order, so the
+    # document's own payment reference serves as the one the buyer quotes.
     _cbc(root, "BuyerReference", invoice.payment_reference)
     period = _cac(root, "InvoicePeriod")
     _cbc(period, "StartDate", invoice.period_start.isoformat())
     _cbc(period, "EndDate", invoice.period_end.isoformat())
     if credit:
+        # NLCIUS: the corrected invoice's number (its date is not recommended, BR-NL-24).
         reference = _cac(_cac(root, "BillingReference"), "InvoiceDocumentReference")
         _cbc(reference, "ID", credited.number)
-        _cbc(reference, "IssueDate", credited.issue_date.isoformat())
     _party(root, "AccountingSupplierParty", invoice.seller)
     _party(root, "AccountingCustomerParty", invoice.buyer)
 
@@ -127,9 +129,8 @@ def render_invoice_ubl(invoice: Invoice, credited: Invoice | None = None) -> byt
     if credit:
         _cbc(means, "PaymentDueDate", invoice.due_date.isoformat())
     _cbc(means, "PaymentID", invoice.payment_reference)
-    account = _cac(means, "PayeeFinancialAccount")
+    account = _cac(means, "PayeeFinancialAccount")  # no account name: not recommended (BR-NL-30)
     _cbc(account, "ID", invoice.seller["iban"])
-    _cbc(account, "Name", invoice.seller["name"])
     if invoice.seller.get("bic"):
         _cbc(_cac(account, "FinancialInstitutionBranch"), "ID", invoice.seller["bic"])
     terms = _cac(root, "PaymentTerms")
