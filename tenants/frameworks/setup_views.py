@@ -216,7 +216,9 @@ def _save_arrangements():
     form.pop("csrf_token", None)
     numbered = _numbered_rows(form, "arr", ("code", "name", "target_share_pct"))
     numbers = [i for i, _row in numbered]
-    items = [{k: v for k, v in row.items() if v != "" or k != "target_share_pct"} for _i, row in numbered]
+    # A share typed the Dutch way ("85,5") is read as a number; an empty one means "no target".
+    items = [{k: (v.replace(",", ".") if k == "target_share_pct" else v) for k, v in row.items()
+              if v != "" or k != "target_share_pct"} for _i, row in numbered]
     field = _row_field("arr", numbers, "arrangements")
     try:
         data = ArrangementsArgs().load({"arrangements": items})

@@ -104,7 +104,7 @@ def _report(session: Session, job_id: int, worker: str, lease: dt.timedelta, **v
         sa.update(ProvisioningJob)
         .where(ProvisioningJob.id == job_id, ProvisioningJob.claimed_by == worker,
                ProvisioningJob.status == JobStatus.RUNNING)
-        .values(lease_until=now + lease, updated_at=now, **values)
+        .values(**{"lease_until": now + lease, "updated_at": now, **values})
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
