@@ -7,6 +7,7 @@ from tenants.employers.models import Employer
 from tenants.frameworks.models import Arrangement, FrameworkSettings, GuidanceStep, LocalRuleValue
 from tenants.guidance.models import GuidanceMoment
 from tenants.invoicing.models import Invoice, InvoicedEntry, InvoiceLine, InvoiceSeries
+from tenants.payments.models import DunningNotice, Payment, PaymentAttempt
 from tenants.placements.models import Placement
 from tenants.premiums.models import PremiumAccrual, PremiumFlag, TravelCost
 from tenants.reminders.models import Reminder
@@ -16,5 +17,5 @@ from tenants.timesheets.models import TimesheetBatch, TimesheetEntry
 __all__ = [
     "Arrangement", "Assignment", "Candidate", "Document", "Employer", "FrameworkSettings", "GuidanceMoment",
     "GuidanceStep", "Invoice", "InvoiceLine", "InvoiceSeries", "InvoicedEntry", "LocalRuleValue", "Placement", "Reminder",
-    "ArrangementChange", "PremiumAccrual", "PremiumFlag", "TravelCost", "WelfareExit", "TimesheetBatch", "TimesheetEntry",
+    "ArrangementChange", "DunningNotice", "Payment", "PaymentAttempt", "PremiumAccrual", "PremiumFlag", "TravelCost", "WelfareExit", "TimesheetBatch", "TimesheetEntry",
 ]

@@ -1,0 +1,1 @@
+"""Money received for invoices (online via Stripe, by bank transfer) and dunning."""
