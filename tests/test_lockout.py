@@ -133,3 +133,14 @@ def test_an_operator_can_lift_a_lock(app, client, shared_session):
     assert [e.actor_label for e in shared_session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "user.unlocked"))] == ["system:cli"]
     assert app.test_cli_runner().invoke(args=["users", "unlock", "nobody@x.test"]).exit_code != 0
+
+
+def test_a_lock_that_falls_during_the_code_step_stops_it(client, shared_session):
+    token = support.csrf_token(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"email": "admin@nvsi.test", "password": support.PASSWORD, "csrf_token": token})
+    user = _user(shared_session, "admin@nvsi.test")
+    user.locked_until = utcnow() + dt.timedelta(minutes=15)  # failures from elsewhere meanwhile
+    shared_session.commit()
+    response = client.post("/auth/code", data={"code": support.totp_codes()[1], "csrf_token": token})
+    assert response.status_code == 429 and LOCKED in response.get_data(as_text=True)
+    assert not client.get("/api/v1/session").get_json()["authenticated"]

@@ -170,6 +170,11 @@ def two_factor():
         address, account = request.remote_addr or "-", user.email
         throttle = _throttle()
         code = request.form.get("code", "")
+        locked = lockout.locked_until(user)
+        if locked is not None:  # locked since the password step (by failures elsewhere)
+            session.pop(PENDING, None)
+            return render_template("auth/login.html", email=user.email, error=_locked_message(locked)), \
+                429, {"Retry-After": _retry_after(locked)}
         if not throttle.allowed(address, account):
             wait = throttle.retry_after(address, account)
             errors = {"code": [_("Te veel pogingen. Probeer het over %(seconds)s seconden opnieuw.", seconds=wait)]}
