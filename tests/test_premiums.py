@@ -222,3 +222,48 @@ def test_the_command_accrues_every_tenant_once(app, tenant_session):
     check = tenant_session("alpha")
     assert check.scalar(sa.select(sa.func.sum(PremiumFlag.cents))) is None
     assert services.accrued_for(check, candidate_id, 2026) == 1500
+
+
+def _flagged(alpha):
+    """A candidate at the cap with EUR 8.00 flagged on 1 April (committed in the test's transaction)."""
+    placement = factories.placement(alpha)
+    approved(alpha, placement, [(d, "24") for d in days(dt.date(2026, 2, 2), 52)] + [(dt.date(2026, 3, 30), "2")])
+    approved(alpha, placement, [(dt.date(2026, 4, 1), "4")])
+    services.accrue(alpha, ALPHA, up_to=dt.date(2026, 4, 30), today=TODAY)
+    [flag] = services.flags(alpha)
+    ids = {"flag": flag.id, "candidate": placement.candidate_id}
+    alpha.commit()
+    alpha.close()
+    return ids
+
+
+def test_the_page_shows_the_cap_and_resolves_with_a_note_kept_on_errors(client, login, alpha):
+    ids = _flagged(alpha)
+    token = login("admin@alpha.test")
+    html = client.get("/g/alpha/premiums?year=2026").get_data(as_text=True)
+    assert "2.500,00" in html and "8,00" in html and "<td>1.254</td>" in html  # cap, flagged, hours
+    url = f"/g/alpha/premiums/flags/{ids['flag']}/resolve"
+
+    refused = client.post(url, data={f"note-{ids['flag']}": "  ", "csrf_token": token})
+    assert refused.status_code == 422
+    assert f'href="#note-{ids["flag"]}"' in refused.get_data(as_text=True)
+
+    done = client.post(url, data={f"note-{ids['flag']}": "Boven het maximum, niet uitbetaald", "csrf_token": token})
+    assert done.status_code == 302
+    assert "Geen open meldingen" in client.get("/g/alpha/premiums?year=2026").get_data(as_text=True)
+
+
+def test_the_api_lists_and_resolves(client, login, alpha):
+    ids = _flagged(alpha)
+    token = login("staff@alpha.test")
+    body = client.get("/api/v1/g/alpha/premiums?year=2026").get_json()
+    assert body["cap_cents"] == 250000
+    assert [(c["candidate_id"], c["accrued_cents"], c["flagged_cents"], c["remaining_cents"])
+            for c in body["candidates"]] == [(ids["candidate"], 250000, 800, 0)]
+    assert [(f["id"], f["cents"], f["status"]) for f in body["flags"]] == [(ids["flag"], 800, "open")]
+    url = f"/api/v1/g/alpha/premiums/flags/{ids['flag']}/resolve"
+    missing = client.post(url, json={}, headers={"X-CSRFToken": token})
+    assert missing.status_code == 422 and "note" in missing.get_json()["errors"]
+    resolved = client.post(url, json={"note": "Gecontroleerd"}, headers={"X-CSRFToken": token})
+    assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
+    assert client.get("/api/v1/g/alpha/premiums?year=2026").get_json()["flags"] == []

@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 
 from flask import flash, g, redirect, render_template, request, url_for
-from flask_babel import format_currency
+from flask_babel import format_currency, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
@@ -39,6 +39,11 @@ def euro(cents: int | None) -> str:
     if cents is None:
         return "–"
     return format_currency(Decimal(cents) / 100, "EUR")
+
+
+def hours(value) -> str:
+    """Hours in the user's language: 1.254,5."""
+    return format_decimal(value, "#,##0.##")
 
 
 def _year(args: dict) -> int:
@@ -168,7 +173,7 @@ def register_api(bp):
 
 def register_pages(bp):
     def overview_page(year: int, errors: dict | None = None, form: dict | None = None, flag_id: int | None = None):
-        return render_template("premiums/overview.html", euro=euro, errors=errors or {}, form=form or {},
+        return render_template("premiums/overview.html", euro=euro, hours=hours, errors=errors or {}, form=form or {},
                                error_flag_id=flag_id, **_overview(year)), 422 if errors else 200
 
     @bp.get("/premiums")
