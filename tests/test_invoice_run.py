@@ -170,6 +170,35 @@ def test_one_invoice_per_employer_with_a_line_per_placement_and_gapless_numbers(
     assert [d.number for d in invoices(alpha)][-1] == "GM9001-F2026-000003"
 
 
+def test_the_run_is_set_based_its_statements_do_not_grow_with_the_hours(alpha, connection):
+    """One employer with one hour, or three employers with six placements and thirty entries:
+    the run sends the same number of statements to the database, give or take the ledger's
+    closed-period check, which ``post_many`` makes once per document."""
+    statements = []
+    sa.event.listen(connection, "before_cursor_execute", lambda *args: statements.append(1))
+
+    def statements_of_a_run(monday):
+        statements.clear()
+        run(alpha, period=(monday, monday + dt.timedelta(days=6)), issued=monday + dt.timedelta(days=7))
+        return len(statements)
+
+    def hours(placement, monday, days):
+        approved(alpha, placement, *((monday + dt.timedelta(days=i), "6") for i in range(days)))
+
+    lone = working(alpha)
+    hours(lone, dt.date(2026, 2, 23), 1)
+    statements_of_a_run(dt.date(2026, 2, 23))  # the first run makes the series and ledger accounts
+    hours(lone, dt.date(2026, 3, 2), 1)
+    small = statements_of_a_run(dt.date(2026, 3, 2))
+    for employer in (factories.employer(alpha) for _ in range(3)):
+        for _ in range(2):
+            hours(working(alpha, employer=employer), dt.date(2026, 3, 9), 5)
+    statements.clear()
+    large = statements_of_a_run(dt.date(2026, 3, 9))
+    assert invoices(alpha)[-1].number == "GM9001-F2026-000005"
+    assert small <= large <= small + 2, (small, large)  # 3 invoices instead of 1
+
+
 def test_running_again_adds_nothing(alpha):
     week_of_38_hours(alpha, working(alpha))
     assert run(alpha).invoices == 1

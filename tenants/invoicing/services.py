@@ -202,15 +202,16 @@ def _write(session: Session, tenant: TenantRef, docs: list[_Document], series_co
                        ledger_transaction_id=posting.id if posting else None)
         postings.append(posting)
     _take_numbers(session, series_id, last, len(docs))
-    ids = list(session.scalars(sa.insert(Invoice).returning(Invoice.id, sort_by_parameter_order=True),
-                               [doc.row for doc in docs]))
+    # One multi-row INSERT each; the new ids are matched by number, and by (document, placement),
+    # which are unique (a line per placement on an invoice, per original line on a credit note).
+    by_number = dict(session.execute(sa.insert(Invoice).returning(Invoice.number, Invoice.id),
+                                     [doc.row for doc in docs]).all())
+    ids = [by_number[doc.row["number"]] for doc in docs]
     rows = [dict(line, invoice_id=invoice_id) for doc, invoice_id in zip(docs, ids, strict=True) for line in doc.lines]
-    line_ids = list(session.scalars(sa.insert(InvoiceLine).returning(InvoiceLine.id, sort_by_parameter_order=True),
-                                    rows))
-    per_doc, at = [], 0
-    for doc in docs:
-        per_doc.append(line_ids[at:at + len(doc.lines)])
-        at += len(doc.lines)
+    by_placement = {(invoice_id, placement_id): line_id for line_id, invoice_id, placement_id in session.execute(
+        sa.insert(InvoiceLine).returning(InvoiceLine.id, InvoiceLine.invoice_id, InvoiceLine.placement_id), rows)}
+    per_doc = [[by_placement[(invoice_id, line["placement_id"])] for line in doc.lines]
+               for doc, invoice_id in zip(docs, ids, strict=True)]
     for posting, invoice_id in zip(postings, ids, strict=True):
         if posting is not None:
             posting.source = ("invoice", f"{tenant.slug}/{invoice_id}")
@@ -604,11 +605,12 @@ class TenantOutcome:
 
 def run_all(db, period_start: dt.date, period_end: dt.date, issue_date: dt.date,
             progress: Callable[[TenantOutcome], None] | None = None, tenants: list[TenantRef] | None = None,
-            router=None) -> dict[str, TenantOutcome]:
+            router=None, deliver: bool = True) -> dict[str, TenantOutcome]:
     """The invoice run over every active tenant: one transaction per tenant (a failure rolls
     back that tenant only and the run goes on; the next run completes it), then the new
-    invoices are e-mailed (``tenants.invoicing.delivery.send_pending``, when present).
-    ``progress`` is called after each tenant. Returns the outcome per tenant slug."""
+    invoices are e-mailed (``tenants.invoicing.delivery.send_pending``, when present, unless
+    ``deliver`` is false). ``progress`` is called after each tenant. Returns the outcome per
+    tenant slug."""
     from nvsi.tenancy.services import active_tenants
     from nvsi.tenancy.routing import RoutingSession
 
@@ -618,7 +620,7 @@ def run_all(db, period_start: dt.date, period_end: dt.date, issue_date: dt.date,
             tenants = active_tenants(listing)
         finally:
             listing.close()
-    send_pending = _delivery()
+    send_pending = _delivery() if deliver else None
     outcomes: dict[str, TenantOutcome] = {}
     for tenant in tenants:
         outcome = TenantOutcome(tenant.slug)
