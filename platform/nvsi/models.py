@@ -15,3 +15,4 @@ from nvsi.onboarding.models import (  # noqa: F401,E402
 from nvsi.ledger.models import ClosedPeriod, LedgerAccount, LedgerEntry, LedgerTransaction  # noqa: F401,E402
 from nvsi.members.models import Offboarding  # noqa: F401,E402
 from nvsi.settlement.models import Settlement  # noqa: F401,E402
+from nvsi.payments.models import StripeEvent  # noqa: F401,E402

@@ -1,0 +1,1 @@
+"""Money coming in on the NVSI level: Stripe webhook events (deduplicated) and bank statements."""
