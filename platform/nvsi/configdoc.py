@@ -38,6 +38,12 @@ ENVIRONMENT_ONLY = [
      "generates one in `instance/data_key`."),
     ("NVSI_MAIL_PASSWORD", "—", "The SMTP password of `MAIL_USERNAME` (with `MAIL_BACKEND = \"smtp\"`), "
      "from a Kubernetes Secret."),
+    ("NVSI_STRIPE_SECRET_KEY", "—", "The Stripe secret API key (`sk_live_…`; a restricted key with write "
+     "access to Checkout Sessions and read access to PaymentIntents and Refunds is enough), from a Kubernetes "
+     "Secret. Empty: no online payment; the pay page shows the bank-transfer instructions (docs/payments.md)."),
+    ("NVSI_STRIPE_WEBHOOK_SECRET", "—", "The signing secret (`whsec_…`) of the webhook endpoint "
+     "`/webhooks/stripe` registered in the Stripe dashboard, from a Kubernetes Secret. Without it every "
+     "webhook is refused (400) and no online payment is booked."),
     ("NVSI_INSTANCE_PATH", "`<project>/instance`", "The instance folder: the SQLite files and the "
      "generated secret of the embedded default. Must be writable (an emptyDir in the chart)."),
     ("NVSI_TENANT_DIR", "`<instance>/tenants`", "SQLite only: the folder with one file per tenant."),
