@@ -17,7 +17,7 @@ from nvsi.ledger.models import LedgerTransaction
 from nvsi.ledger.services import entries_by_transaction, trial_balance
 from tenants.invoicing import services
 from tenants.invoicing.models import DocumentType, EntryRole, Invoice, InvoicedEntry, PaymentStatus
-from tests.test_invoice_run import ALPHA, ISSUED, WEEK, approved, invoices, run, week_of_38_hours, working
+from tests.test_invoice_run import ALPHA, WEEK, approved, invoices, run, week_of_38_hours, working
 
 D = Decimal
 NEXT_WEEK = (dt.date(2026, 3, 9), dt.date(2026, 3, 15))

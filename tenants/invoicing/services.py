@@ -33,7 +33,7 @@ from stdnum.iso7064 import mod_97_10
 
 from nvsi.audit.services import record
 from nvsi.ledger.chart import RECEIVABLES, REVENUE, VAT_PAYABLE
-from nvsi.ledger.services import Line, Posting, post_many
+from nvsi.ledger.services import LedgerError, Line, Posting, post_many
 from nvsi.rules.violations import RuleViolations, violation
 from nvsi.tenancy.models import Tenant
 from nvsi.tenancy.routing import TenantRef, for_each_tenant
@@ -215,7 +215,12 @@ def _write(session: Session, tenant: TenantRef, docs: list[_Document], series_co
     for posting, invoice_id in zip(postings, ids, strict=True):
         if posting is not None:
             posting.source = ("invoice", f"{tenant.slug}/{invoice_id}")
-    post_many(session, [p for p in postings if p is not None])
+    wanted = [p for p in postings if p is not None]
+    posted = post_many(session, wanted)
+    if [t.id for t in posted] != [p.id for p in wanted]:
+        # A key of a number being issued now was posted before (a tenant registered again with
+        # the same slug?): the documents would point at someone else's transaction.
+        raise LedgerError(f"{tenant.slug}: a ledger key of a new document was used before")
     return ids, per_doc, postings
 
 
