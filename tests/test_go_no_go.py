@@ -24,6 +24,7 @@ from tenants.reports.models import ArrangementChange, ExitExtent, WelfareExit
 from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntry
 from tests import factories
 from tests.factories import ALPHA
+from tests.test_browser import UTRECHT_STAFF, browser, check_accessibility, live_server, log_in, new_page  # noqa: F401
 
 START, END = dt.date(2026, 2, 2), dt.date(2026, 8, 1)  # the first placement's start + 6 months
 
@@ -228,3 +229,36 @@ def test_every_change_of_arrangement_is_recorded_with_the_day_and_the_user(clien
     assert rows[1][3] is not None  # the staff member who changed it
     report = services.social(alpha, dt.date.today(), dt.date.today())
     assert report.moved_3_to_1 == 1 and report.history_since == dt.date.today()
+
+
+# The pages come from the same templates whatever the backend: checked once, on SQLite.
+@pytest.mark.browser
+@pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)
+def test_pages_in_a_browser_pass_axe(new_page):  # noqa: F811  (the fixtures imported above)
+    from playwright.sync_api import expect
+
+    page = new_page()
+    log_in(page, UTRECHT_STAFF)
+    page.get_by_role("link", name="Premies", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Premies")
+    check_accessibility(page, "premiums")
+
+    page.goto("/g/utrecht/travel-costs/new")
+    page.get_by_label("Bedrag in euro").fill("-3")
+    page.get_by_label("Omschrijving").fill("Bus")
+    page.get_by_role("button", name="Vastleggen en boeken").click()
+    expect(page.locator("#amount")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Omschrijving")).to_have_value("Bus")
+    check_accessibility(page, "travel cost form with errors")
+    page.goto("/g/utrecht/travel-costs")
+    check_accessibility(page, "travel costs")
+
+    page.get_by_role("link", name="Go/no-go", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Go/no-go-rapportage")
+    expect(page.locator(".verdict")).to_contain_text("Advies")
+    check_accessibility(page, "go/no-go report")
+
+    page.goto("/g/utrecht/reports/uitstroom")
+    page.get_by_role("button", name="Vastleggen").click()
+    expect(page.locator("#candidate_id")).to_have_attribute("aria-invalid", "true")
+    check_accessibility(page, "welfare exits with errors")
