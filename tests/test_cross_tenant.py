@@ -28,8 +28,8 @@ from tenants.guidance.models import GuidanceMoment
 from tenants.invoicing.models import Invoice
 from tenants.placements.models import Placement
 from tenants.placements.services import create_placement
-from tenants.reminders.models import Reminder, ReminderKind
 from tenants.premiums.models import AccrualKind, PremiumAccrual, PremiumFlag
+from tenants.reminders.models import Reminder, ReminderKind
 from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntry
 from tenants.timesheets.services import submit_hours
 from tests import invoice_helpers

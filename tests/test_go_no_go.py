@@ -71,7 +71,7 @@ def small_municipality(alpha):
     c = factories.candidate(alpha, arrangement_id=three.id, status=CandidateStatus.LEFT_WELFARE,
                             left_on=dt.date(2026, 6, 1), left_reason="Regulier werk")  # fully off in June
     d = factories.candidate(alpha, arrangement_id=one.id)  # moved from 3 to 1 in September: after the period
-    e = factories.candidate(alpha, registered_on=dt.date(2026, 7, 1))  # no arrangement
+    factories.candidate(alpha, registered_on=dt.date(2026, 7, 1))  # e: no arrangement
     alpha.add_all([
         ArrangementChange(candidate_id=a.id, from_arrangement_id=three.id, to_arrangement_id=one.id,
                           changed_on=dt.date(2026, 4, 15)),
