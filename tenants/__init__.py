@@ -33,10 +33,14 @@ def register_tenant_blueprints(pages, api) -> None:
 
 def register_public_blueprints(app) -> None:
     """Attach the tenant domains' public pages (no login; outside ``/g/<slug>``), which find
-    their tenant in a signed token: the employer's approval of hours."""
+    their tenant in a signed token: the employer's approval of hours and the hosted invoice page;
+    and the Stripe webhook, which finds its tenant in the payment's metadata."""
+    from tenants.payments.public_views import pay, stripe_webhook
     from tenants.timesheets.views import public as timesheet_approval
 
     app.register_blueprint(timesheet_approval)
+    app.register_blueprint(pay)
+    app.register_blueprint(stripe_webhook)
 
 
 def initialise_tenant(session) -> None:

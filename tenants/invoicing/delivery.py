@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session, selectinload
@@ -45,6 +46,17 @@ class InvoiceMail:
     subject: str
     body: str
     attachments: tuple[mail.Attachment, ...]
+
+
+def _pay_paragraph(invoice: Invoice, tenant: TenantRef) -> str:
+    """The paragraph with the link to the hosted invoice page (view, download, pay online), or
+    nothing when no absolute link can be made (no ``MAIL_LINK_BASE_URL`` outside a request)."""
+    from tenants.payments.online import pay_link
+
+    if not current_app.config.get("MAIL_LINK_BASE_URL") and not has_request_context():
+        return ""
+    return "\n\n" + _("U kunt de factuur ook online bekijken en direct betalen met iDEAL of kaart: %(link)s",
+                       link=pay_link(tenant, invoice))
 
 
 def invoice_mail(invoice: Invoice, credited: Invoice | None, tenant: TenantRef) -> InvoiceMail:
@@ -78,7 +90,7 @@ def invoice_mail(invoice: Invoice, credited: Invoice | None, tenant: TenantRef) 
                 "inzet via Flextensie in de periode %(start)s tot en met %(end)s.\n\n"
                 "Wij verzoeken u het bedrag van %(amount)s (inclusief btw) uiterlijk op %(due)s over te "
                 "maken op IBAN %(iban)s ten name van %(seller)s, onder vermelding van betalingskenmerk "
-                "%(reference)s.\n\n"
+                "%(reference)s.%(online)s\n\n"
                 "De factuur is bijgevoegd als PDF en als e-factuur (SI-UBL 2.0, XML) voor uw "
                 "boekhouding.\n\nMet vriendelijke groet,\n%(seller)s\n%(email)s",
                 municipality=tenant.name, seller=seller["name"], number=invoice.number,
@@ -86,6 +98,7 @@ def invoice_mail(invoice: Invoice, credited: Invoice | None, tenant: TenantRef) 
                 end=long_date(invoice.period_end), amount=money(cents_to_decimal(invoice.gross_cents)),
                 due=long_date(invoice.due_date), iban=format_iban(seller.get("iban", "")),
                 reference=invoice.payment_reference, email=seller.get("email", ""),
+                online=_pay_paragraph(invoice, tenant),
             )
     attachments = (
         mail.Attachment(filename(invoice, "pdf"), render_invoice_pdf(invoice, credited, tenant.name), PDF),
