@@ -6,19 +6,24 @@ accrues nothing. Figures by hand, to the cent, checked in the ledger too. Both b
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
+from nvsi import create_app
+from nvsi.extensions import db
 from nvsi.ledger import chart
 from nvsi.ledger.models import LedgerEntry, LedgerTransaction
 from nvsi.ledger.services import PeriodClosed, balance, close_period
+from nvsi.tenancy.routing import RoutingSession, bind_tenant, for_each_tenant
 from tenants.premiums import services
 from tenants.premiums.models import AccrualKind, FlagStatus, PremiumAccrual, PremiumFlag
 from tenants.timesheets.models import EntryStatus, TimesheetBatch, TimesheetEntry
-from tests import factories
+from tests import factories, support
 from tests.factories import ALPHA
+from tests.test_invoice_run import WEEK, committed_database
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -267,3 +272,53 @@ def test_the_api_lists_and_resolves(client, login, alpha):
     resolved = client.post(url, json={"note": "Gecontroleerd"}, headers={"X-CSRFToken": token})
     assert resolved.status_code == 200 and resolved.get_json()["status"] == "resolved"
     assert client.get("/api/v1/g/alpha/premiums?year=2026").get_json()["flags"] == []
+
+
+def test_two_concurrent_runs_on_postgresql_accrue_each_entry_once(tmp_path, monkeypatch):
+    """Two runs released at the same moment (a barrier just before each takes the tenant's
+    lock): one accrues everything, the other waits, then finds nothing left to accrue."""
+    support.require_postgres()
+    url = support.create_pg_database("nvsi_premiums")
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+                      "DATA_KEY": support.DATA_KEY, "DATABASE_URL": url})
+    try:
+        refs = committed_database(app, slugs=("aa",))  # 38 h and 20 h approved in one week
+        barrier = threading.Barrier(2, timeout=20)
+        real_lock = services._lock
+
+        def lock_together(session, tenant):
+            barrier.wait()
+            return real_lock(session, tenant)
+
+        monkeypatch.setattr(services, "_lock", lock_together)
+        runs, errors = [], []
+
+        def one_run():
+            try:
+                with app.app_context():
+                    runs.append(for_each_tenant(db, lambda s, t: services.accrue(s, t, WEEK[1], today=TODAY),
+                                                tenants=[refs["aa"]])["aa"])
+            except Exception as exc:  # recorded, so a failure shows in the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one_run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assert sorted((r.entries, r.accrued_cents) for r in runs) == [(0, 0), (10, 11600)]  # 58 h × EUR 2
+        with app.app_context():
+            session = RoutingSession(db)
+            bind_tenant(session, refs["aa"].schema)
+            rows = session.execute(sa.select(sa.func.count(), sa.func.count(sa.distinct(PremiumAccrual.entry_id)),
+                                             sa.func.sum(PremiumAccrual.accrued_cents))).one()
+            premium_postings = session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)
+                                              .where(LedgerTransaction.kind == "premium"))
+            session.close()
+        assert tuple(rows) == (10, 10, 11600) and premium_postings == 1
+    finally:
+        app.extensions["nvsi.router"].dispose()
+        with app.app_context():
+            db.engine.dispose()
+        support.drop_pg_database(url)
