@@ -7,12 +7,20 @@ transactions, its settlement statements). Both backends; figures by hand from th
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from playwright.sync_api import expect
 
+from nvsi.contract.models import ContractStatus, ExecutionContract
+from nvsi.demo import DEMO_PASSWORD
+from nvsi.extensions import db
 from nvsi.ledger import chart
 from nvsi.ledger.services import Line, post
+from nvsi.tenancy.routing import tenant_session as open_tenant_session
+from nvsi.tenancy.services import get_tenant, tenant_ref
 from tests import support
+from tests.test_browser import browser, check_accessibility, complete_second_step, live_server, new_page  # noqa: F401
 from tests.test_settlement import book_example, contract, pdf_text
 
 BETA = 2
@@ -174,3 +182,77 @@ def test_the_backoffice_sees_a_municipalitys_finances(client, login, booked):
     login("backoffice@nvsi.test")
     assert client.get("/g/alpha/finance").status_code == 200
     assert client.get("/admin/settlements").status_code == 200
+
+
+# -- in a browser, with axe's WCAG 2.1 A/AA check ---------------------------------------------------
+
+def _book_in_demo(app, slug: str) -> None:
+    """An ended contract over the second half of 2025 and the example booked in it, for ``slug``."""
+    with app.app_context():
+        ref = tenant_ref(get_tenant(db.session, slug))
+        db.session.remove()
+        with open_tenant_session(db, ref) as session:
+            contract(session, reference="UC-2025", status="draft", start_date=dt.date(2025, 7, 1),
+                     end_date=dt.date(2025, 12, 31))
+            session.query(ExecutionContract).filter_by(reference="UC-2025").update({"status": ContractStatus.ENDED})
+            book_example(session, tenant_id=ref.id, day=dt.date(2025, 10, 31), key="browser")
+            session.commit()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("live_server", ["postgresql"], indirect=True)
+def test_settling_and_reading_the_ledger_in_a_browser(new_page, live_server):  # noqa: F811
+    """An NVSI administrator settles Utrecht's half year and reads the trial balance; Utrecht's
+    administrator reads its finances and the statement (PostgreSQL: see docs/settlement.md)."""
+
+    def log_in(page, email):
+        page.goto("/login")
+        page.get_by_label("E-mailadres").fill(email)
+        page.get_by_label("Wachtwoord").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Inloggen").click()
+        complete_second_step(page, email)
+        page.wait_for_url(re.compile(r"^(?!.*/(login|auth/))"))
+
+    _book_in_demo(live_server.app, "utrecht")
+    admin = new_page()
+    log_in(admin, "admin@nvsi.example")
+    admin.get_by_role("link", name="Afrekeningen", exact=True).click()
+    admin.locator("#year").fill("2025")
+    admin.get_by_role("button", name="Tonen").click()
+    check_accessibility(admin, "settlement overview")
+    admin.get_by_role("link", name="Afrekenen: 2025-H2 van Gemeente Utrecht").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Afrekening 2025-H2 van Gemeente Utrecht")
+    expect(admin.get_by_role("row", name=re.compile("Resultaat voor de gemeente"))).to_contain_text("293,25")
+    check_accessibility(admin, "settlement preview")
+    admin.get_by_role("button", name="Bevestigen en afsluiten").click()
+    expect(admin.get_by_text("AFR-utrecht-2025-H2")).to_be_visible()
+    check_accessibility(admin, "settlement statement")
+
+    admin.get_by_role("link", name="Grootboek", exact=True).click()
+    admin.locator("#as_of").fill("2025-12-31")
+    admin.get_by_role("button", name="Tonen").click()
+    expect(admin.get_by_text("In evenwicht")).to_be_visible()
+    check_accessibility(admin, "trial balance")
+    admin.goto("/admin/ledger?as_of=31-12-2025")  # a date field cannot be typed wrong; a URL can
+    expect(admin.locator("#as_of")).to_have_attribute("aria-invalid", "true")
+    check_accessibility(admin, "trial balance with an error")
+    admin.goto("/admin/ledger?as_of=2025-12-31")
+    admin.get_by_role("link", name="1800", exact=True).click()
+    expect(admin.get_by_text("Afsluiting resultaat 2025-H2")).to_be_visible()
+    check_accessibility(admin, "account entries")
+
+    municipality = new_page()
+    log_in(municipality, "beheer@utrecht.example")
+    municipality.get_by_role("link", name="Financiën", exact=True).click()
+    municipality.locator("#as_of").fill("2025-12-31")
+    municipality.get_by_role("button", name="Tonen").click()
+    expect(municipality.get_by_role("row", name=re.compile("^1800 Af te rekenen met gemeente"))).to_contain_text("293,25")
+    check_accessibility(municipality, "municipality finances")
+    municipality.get_by_role("link", name="Halfjaarlijkse afrekeningen").click()
+    check_accessibility(municipality, "municipality settlements")
+    municipality.get_by_role("link", name="Afrekening 2025-H2").click()
+    check_accessibility(municipality, "municipality statement")
+    with municipality.expect_download() as download:
+        municipality.get_by_role("link", name="Download de afrekening (PDF)").click()
+    with open(download.value.path(), "rb") as pdf:
+        assert "EUR 293,25" in pdf_text(pdf.read())
