@@ -41,7 +41,7 @@ from nvsi.onboarding.models import (
     StepState,
 )
 from nvsi.onboarding.municipalities import municipality, slug_from_name
-from nvsi.rules.violations import RuleViolations, Violation, violation
+from nvsi.rules.violations import N_, RuleViolations, Violation, violation
 from nvsi.tenancy import services as tenancy
 from nvsi.tenancy.models import Tenant
 from nvsi.tenancy.naming import InvalidSlug, validate_slug
@@ -185,9 +185,9 @@ def signup_problems(session: Session, data: dict, now: dt.datetime | None = None
                         (AgreementKind.MEMBERSHIP_TERMS, "membership_terms_version")):
         text, given = texts[kind], data.get(field)
         if given is None:
-            message = ("Lees en accepteer de gebruikersovereenkomst (versie %(version)s)."
+            message = (N_("Lees en accepteer de gebruikersovereenkomst (versie %(version)s).")
                        if kind is AgreementKind.USER_AGREEMENT else
-                       "Lees en accepteer de lidmaatschapsvoorwaarden met de contributie (versie %(version)s).")
+                       N_("Lees en accepteer de lidmaatschapsvoorwaarden met de contributie (versie %(version)s)."))
             problems.append(violation("acceptance_required", field, None, None, message, version=text.version))
         elif given != text.version:
             problems.append(violation(
@@ -402,8 +402,7 @@ def _send(to: str, subject: str, body: str, application_id: int) -> bool:
 
 def _closed(application: MembershipApplication) -> ApplicationRefused:
     return ApplicationRefused([violation("already_decided", "status", None, None,
-                                         "Over deze aanmelding is al beslist (%(status)s).",
-                                         status=application.status.value)])
+                                         "Over deze aanmelding is al beslist, of zij is gesloten.")])
 
 
 def proposed_slug(session: Session, application: MembershipApplication) -> str:
