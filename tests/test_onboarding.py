@@ -505,6 +505,26 @@ def test_an_admin_can_confirm_the_address_another_way(client, login, shared_sess
     assert event.actor_label == "admin@nvsi.test" and event.changes == {"verified_by": "admin"}
 
 
+def test_a_failed_provisioning_can_be_started_again(client, login, shared_session):
+    application = verified_application(client, shared_session)
+    token = login("admin@nvsi.test")
+    base = f"/api/v1/applications/{application.id}/provisioning"
+    assert client.get(base).status_code == 404  # not approved yet: nothing to follow
+    client.post(f"/api/v1/applications/{application.id}/approve", json={}, headers={"X-CSRFToken": token})
+    refused = client.post(base + "/retry", headers={"X-CSRFToken": token})
+    assert refused.status_code == 422 and refused.get_json()["violations"][0]["code"] == "not_failed"
+    shared_session.execute(sa.update(ProvisioningJob).values(status=JobStatus.FAILED, attempts=5,
+                                                            last_error="StepFailed: schema not at head"))
+    shared_session.commit()
+    page = client.get(f"/nvsi/aanmeldingen/{application.id}").get_data(as_text=True)
+    assert "De inrichting is mislukt (poging 5): StepFailed: schema not at head." in page
+    response = client.post(f"/nvsi/aanmeldingen/{application.id}/inrichting/opnieuw", data={"csrf_token": token})
+    assert response.status_code == 302
+    status = client.get(base).get_json()
+    assert status["status"] == "pending" and status["attempts"] == 0
+    assert "tenant.provisioning_retried" in audit_actions(shared_session)
+
+
 # -- provisioning (real commits, schemas and threads: a fresh database per backend) ----------------------
 
 
