@@ -374,9 +374,11 @@ def _application_page(application, forms: dict | None = None, errors: dict | Non
 @bp.get("/nvsi/aanmeldingen")
 @roles_required(ADMIN)
 def applications():
-    """Every application with its status; open ones first."""
-    args = ApplicationFilterArgs().load(request.args.to_dict())
-    status = ApplicationStatus(args["status"]) if args["status"] else None
+    """Every application with its status; open ones first (an unknown status filter shows all)."""
+    try:
+        status = ApplicationStatus(request.args.get("status") or "")
+    except ValueError:
+        status = None
     return render_template("onboarding/applications.html", items=services.list_applications(db.session, status),
                            status=status, statuses=list(ApplicationStatus))
 
