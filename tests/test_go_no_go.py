@@ -262,3 +262,11 @@ def test_pages_in_a_browser_pass_axe(new_page):  # noqa: F811  (the fixtures imp
     page.get_by_role("button", name="Vastleggen").click()
     expect(page.locator("#candidate_id")).to_have_attribute("aria-invalid", "true")
     check_accessibility(page, "welfare exits with errors")
+
+
+def test_a_period_before_the_rule_set_or_a_bad_year_is_refused_not_a_crash(client, login):
+    login("staff@alpha.test")
+    early = client.get("/api/v1/g/alpha/reports/go-no-go?from=2010-01-01&to=2010-06-30")
+    assert early.status_code == 422 and "to" in early.get_json()["errors"]
+    assert client.get("/api/v1/g/alpha/premiums?year=0").status_code == 422
+    assert client.get("/g/alpha/premiums?year=0").status_code == 200  # the page falls back to this year

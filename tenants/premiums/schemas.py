@@ -55,9 +55,14 @@ class FlagResolveArgs(Args):
 
 
 class PremiumListArgs(Args):
-    """Which calendar year to show."""
+    """Which calendar year to show (the shared rule set starts in 2016)."""
 
     year = fields.Integer(load_default=None, allow_none=True)
+
+    @validates("year")
+    def _year(self, value, **kwargs):
+        if value is not None and not 2016 <= value <= 2100:
+            raise ValidationError(_("Kies een jaar van 2016 tot en met 2100."))
 
 
 class CandidateYearSchema(Args):

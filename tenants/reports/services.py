@@ -135,7 +135,11 @@ def financial(session: Session, tenant: TenantRef, start: dt.date, end: dt.date)
         terms = contract_terms_on(session, end)
     except NoContractInForce:
         terms = None
-    contribution_pct = rules_for(session, tenant, end)["contribution_municipality_pct"].value
+    contribution = rules_for(session, tenant, end).get("contribution_municipality_pct")
+    if contribution is None:
+        raise ReportError([violation("no_rules_in_force", "to", "contribution_municipality_pct", None,
+                                     "Op de einddatum gelden nog geen regels van de NVSI: kies een latere datum.")])
+    contribution_pct = contribution.value
     return Financial(
         revenue_cents=revenue,
         premiums_cents=moved.get(chart.PREMIUM_EXPENSE, 0),
