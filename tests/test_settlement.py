@@ -223,6 +223,39 @@ def test_the_annual_fee_is_charged_and_posted_when_due(alpha):
     assert trial_balance(alpha).total == 0
 
 
+def test_from_approved_hours_through_the_invoice_run_to_the_settlement(app, tenant_session):
+    """The real money flows: the employer approves 38 hours at EUR 12.30 in March, the invoice
+    run invoices them (467.40 + VAT), the premium run accrues 38 × 2.00, a EUR 12.50 travel cost
+    is booked; the settlement is refused while the hours are not invoiced, then settles to the
+    cent: 467.40 − 76.00 − 12.50 − 93.48 − 4.67 = 280.75."""
+    from tenants.invoicing.services import run_tenant
+    from tenants.premiums.services import accrue, record_travel_cost
+    from tests.test_invoice_run import ISSUED, WEEK, week_of_38_hours, working
+
+    with app.app_context():
+        alpha = tenant_session("alpha")
+        contract(alpha)
+        placement = working(alpha)
+        week_of_38_hours(alpha, placement)
+        with pytest.raises(SettlementRefused) as refused:
+            services.settle(alpha, ALPHA, H1, today=TODAY)
+        assert [v.code for v in refused.value.violations] == ["uninvoiced_hours"]
+        run_tenant(alpha, ALPHA, *WEEK, ISSUED)
+        accrue(alpha, ALPHA, WEEK[1], today=ISSUED)
+        record_travel_cost(alpha, ALPHA, {"placement_id": placement.id, "cost_date": WEEK[0], "amount_cents": 1250,
+                                          "description": "OV"}, None, today=ISSUED)
+        settlement = services.settle(alpha, ALPHA, H1, today=TODAY)
+        assert (settlement.revenue_cents, settlement.premiums_cents, settlement.travel_cents) == (46740, 7600, 1250)
+        assert (settlement.service_fee_cents, settlement.contribution_municipality_cents) == (9348, 467)
+        assert settlement.result_cents == 28075
+        assert balance(alpha, chart.SETTLEMENT_PAYABLE, ALPHA.id) == -28075
+        assert services.period_movements(alpha, ALPHA.id, H1) == {code: 0 for code in chart.RESULT_ACCOUNTS}
+        assert trial_balance(alpha).total == 0
+        # The premium and invoice runs cannot book into the settled half year any more.
+        with pytest.raises(PeriodClosed):
+            accrue(alpha, ALPHA, WEEK[1], today=dt.date(2026, 6, 30))
+
+
 # -- pages and API -------------------------------------------------------------------------------
 
 
@@ -310,3 +343,74 @@ def test_municipality_users_cannot_settle(client, login, booked, user):
     assert client.get("/admin/settlements").status_code == 403
     assert client.post("/api/v1/settlements", json={"tenant": "alpha", "period": "2026-H1"},
                        headers={"X-CSRFToken": token}).status_code == 403
+
+
+# -- committed database: two settlements at once --------------------------------------------------
+
+
+def test_two_concurrent_settlements_on_postgresql_settle_once(monkeypatch, tmp_path):
+    """Two administrators confirm the same half year at the same moment (a barrier releases both
+    after they found no settlement): one settles, the other gets that settlement back; the
+    postings exist once."""
+    import threading
+
+    from nvsi import create_app
+    from nvsi.extensions import db
+    from nvsi.tenancy.routing import RoutingSession
+    from nvsi.tenancy.routing import tenant_session as open_tenant_session
+    from tenants.invoicing.services import run_all
+    from tests import support
+    from tests.test_invoice_run import ISSUED, WEEK, committed_database
+
+    support.require_postgres()
+    url = support.create_pg_database("nvsi_settlement")
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+                      "DATA_KEY": support.DATA_KEY, "DATABASE_URL": url})
+    try:
+        ref = committed_database(app, slugs=("aa",))["aa"]
+        with app.app_context():
+            run_all(db, *WEEK, ISSUED, tenants=[ref])
+            shared = RoutingSession(db)
+            contract(shared)
+            shared.commit()
+            shared.close()
+        barrier = threading.Barrier(2, timeout=20)
+        real_refusals = services.refusals
+
+        def refusals_together(*args, **kwargs):
+            found = real_refusals(*args, **kwargs)
+            barrier.wait()
+            return found
+
+        monkeypatch.setattr(services, "refusals", refusals_together)
+        ids, errors = [], []
+
+        def settle():
+            try:
+                with app.app_context(), open_tenant_session(db, ref) as session:
+                    ids.append(services.settle(session, ref, H1, today=TODAY).id)
+                    session.commit()
+            except Exception as exc:  # recorded, so a failure shows in the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=settle) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assert len(ids) == 2 and ids[0] == ids[1]
+        with app.app_context():
+            check = RoutingSession(db)
+            assert check.scalar(sa.select(sa.func.count()).select_from(Settlement)) == 1
+            settled = check.scalars(sa.select(Settlement)).one()
+            assert settled.revenue_cents == 46740 + 28000  # 38 h × 12.30 and 20 h × 14.00
+            assert check.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)
+                                .where(LedgerTransaction.source_type == "settlement")) == 4
+            assert trial_balance(check).total == 0
+            check.close()
+    finally:
+        app.extensions["nvsi.router"].dispose()
+        with app.app_context():
+            db.engine.dispose()
+        support.drop_pg_database(url)
