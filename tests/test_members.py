@@ -23,6 +23,7 @@ from tenants.placements.services import end_placement
 from tenants.timesheets.services import approve_all, submit_hours
 from tests import factories, support
 from tests.factories import ALPHA
+from tests.test_browser import browser, live_server, new_page  # noqa: F401  (fixtures)
 from tests.test_cross_tenant import (  # noqa: F401  (alpha_ids is a fixture)
     CASES,
     _call,
@@ -234,3 +235,62 @@ def test_a_suspended_member_stays_in_its_users_navigation_and_jobs_skip_it(app, 
     assert "alpha" not in visited and {"beta", "gamma"} <= set(visited)
     client, _ = _client(app, "staff@alpha.test")
     assert client.get("/g/alpha/opdrachtgevers").status_code == 200
+
+
+# -- in a browser -----------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("live_server", ["sqlite"], indirect=True)  # the same templates on both backends
+def test_member_and_audit_pages_in_a_browser(new_page):  # noqa: F811
+    """An NVSI admin suspends Utrecht through the pages (a form with an error first), looks at the
+    offboarding page and the audit log; Utrecht's admin reads their own log and is refused a
+    change; axe-core's WCAG 2.1 A/AA check on every page."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from nvsi.demo import DEMO_PASSWORD
+    from tests.test_browser import check_accessibility, complete_second_step
+
+    def log_in(page, email):
+        page.goto("/login")
+        page.get_by_label("E-mailadres").fill(email)
+        page.get_by_label("Wachtwoord").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Inloggen").click()
+        complete_second_step(page, email)
+        page.wait_for_url(re.compile(r"^(?!.*/(login|auth/))"))
+
+    admin = new_page()
+    log_in(admin, "admin@nvsi.example")
+    admin.get_by_role("link", name="Leden", exact=True).click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Leden")
+    check_accessibility(admin, "members overview")
+    admin.get_by_role("link", name="Gemeente Utrecht").click()
+    check_accessibility(admin, "member page")
+    admin.get_by_role("button", name="Opschorten").click()
+    expect(admin.locator("#reason")).to_have_attribute("aria-invalid", "true")
+    check_accessibility(admin, "suspend form with an error")
+    admin.get_by_label("Reden").fill("Contributie 2026 onbetaald")
+    admin.get_by_role("button", name="Opschorten").click()
+    expect(admin.get_by_text("Het lidmaatschap is opgeschort: alleen lezen.")).to_be_visible()
+    expect(admin.get_by_text("Contributie 2026 onbetaald")).to_be_visible()
+    check_accessibility(admin, "member page, suspended")
+    admin.get_by_role("link", name="Vertrek van deze gemeente starten").click()
+    check_accessibility(admin, "offboarding page")
+    admin.goto("/admin/audit?date_from=2026-05-02&date_to=2026-05-01")
+    expect(admin.locator("#date_to")).to_have_attribute("aria-invalid", "true")
+    check_accessibility(admin, "audit log with a filter error")
+    admin.goto("/admin/audit?tenant=utrecht")
+    expect(admin.get_by_role("rowheader", name="member.suspended")).to_be_visible()
+    check_accessibility(admin, "audit log")
+
+    municipal = new_page()
+    log_in(municipal, "beheer@utrecht.example")
+    municipal.get_by_role("link", name="Auditlog").click()
+    expect(municipal.get_by_role("rowheader", name="member.suspended")).to_be_visible()
+    check_accessibility(municipal, "municipality's audit log")
+    municipal.goto("/g/utrecht/opdrachtgevers/nieuw")
+    municipal.get_by_role("button", name=re.compile("Opslaan|Toevoegen")).click()
+    expect(municipal.get_by_text("lidmaatschap opgeschort: alleen lezen")).to_be_visible()
+    check_accessibility(municipal, "read-only refusal")

@@ -108,7 +108,11 @@ def seed_demo(db, router: Router) -> list[str]:
             create_user(session, email, name, DEMO_PASSWORD, role, tenants)
     session.commit()
 
-    for tenant in tenancy.active_tenants(session):
+    tenants = tenancy.active_tenants(session)
+    # End the shared session's read transaction: on SQLite it would keep the main file locked
+    # while a tenant session writes there (the audit log), and that commit would wait in vain.
+    session.commit()
+    for tenant in tenants:
         with tenant_session(db, tenant, router=router) as ts:
             if list_employers(ts, archived=False).total or list_employers(ts, archived=True).total:
                 continue
