@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from nvsi.audit.models import AuditEvent
 from nvsi.contract.services import create_contract
 from nvsi.ledger import chart
 from nvsi.ledger.models import LedgerTransaction
@@ -89,6 +90,9 @@ def test_the_example_is_settled_to_the_cent(alpha):
     assert {str(t.id) for t in posted} == set(settlement.ledger_transactions.values())
     assert {t.idempotency_key for t in posted} == {f"settlement:1:2026-01-01:{s}" for s in settlement.ledger_transactions}
     assert {(t.booking_date, t.source_id) for t in posted} == {(H1.end, str(settlement.id))}
+    # An administrator can later see who settled what.
+    event = alpha.scalars(sa.select(AuditEvent).where(AuditEvent.action == "settlement.settle")).one()
+    assert (event.tenant_id, event.object_id, event.changes["result_cents"]) == (ALPHA.id, str(settlement.id), 29325)
 
 
 def test_a_settled_half_year_refuses_new_postings(alpha, backend):
@@ -414,3 +418,21 @@ def test_two_concurrent_settlements_on_postgresql_settle_once(monkeypatch, tmp_p
         with app.app_context():
             db.engine.dispose()
         support.drop_pg_database(url)
+
+
+def test_the_command_settles_every_municipality_once(app, tenant_session):
+    session = tenant_session("alpha")
+    contract(session)
+    book_example(session)
+    session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["settlements", "settle", "--period", "2026-H1", "--today", "2026-11-23"])
+    assert first.exit_code == 0, first.output
+    assert "alpha: settled, result EUR 293.25" in first.output
+    assert "2026-H1: 3 municipalities; 3 settled, 0 settled before, 0 refused" in first.output
+    again = runner.invoke(args=["settlements", "settle", "--period", "2026-H1", "--today", "2026-11-23",
+                                "--tenant", "alpha"])
+    assert again.exit_code == 0 and "alpha: already, result EUR 293.25" in again.output
+    running = runner.invoke(args=["settlements", "settle", "--period", "2026-H2", "--today", "2026-11-23"])
+    assert running.exit_code == 1 and "0 settled, 0 settled before, 3 refused" in running.output
+    assert runner.invoke(args=["settlements", "settle", "--period", "2026-H3"]).exit_code == 2

@@ -11,6 +11,7 @@
     nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
     nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
     nvsi onboarding provision-pending   resume the provisioning of approved members (CronJob)
+    nvsi settlements settle      settle a half year of every municipality (--period 2026-H1)
     nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
@@ -171,6 +172,9 @@ def register_cli(app) -> None:
     from nvsi.onboarding.cli import onboarding_group
 
     app.cli.add_command(onboarding_group)
+    from nvsi.settlement.cli import settlements_group
+
+    app.cli.add_command(settlements_group)
 
 
 def _create_app():

@@ -102,10 +102,20 @@ def statement_pdf(settlement: Settlement):
     return response
 
 
+def step_labels() -> dict[str, str]:
+    """The posting steps of a settlement, in the user's language."""
+    return {
+        "service_fee": _("Servicevergoeding"), "contribution_municipality": _("Contributie gemeente"),
+        "contribution_service_company": _("Contributie servicebedrijf"),
+        "annual_fee": _("Jaarlijkse vergoeding"), "closing": _("Afsluiting resultaat"),
+    }
+
+
 def render_statement_page(settlement: Settlement, pdf_url: str, back_url: str):
     """The statement page (for the administrators and for the municipality)."""
     return render_template("settlement/statement.html", s=settlement, reference=reference(settlement),
-                           settled_by=_settled_by(settlement), pdf_url=pdf_url, back_url=back_url)
+                           settled_by=_settled_by(settlement), pdf_url=pdf_url, back_url=back_url,
+                           steps=step_labels())
 
 
 # -- API ---------------------------------------------------------------------------------------
