@@ -9,8 +9,9 @@ Checkout, a webhook recorder, and a live server of the app.
   the tests: it answers ``/v1/checkout/sessions`` itself, the way Stripe does (it records each
   request with its headers, answers a repeated ``Idempotency-Key`` with the first answer, and
   makes the session's PaymentIntent on localstripe with the ``payment_intent_data`` metadata),
-  and passes every other request on to localstripe. Its session URL is the success URL: the
-  employer "pays" by the test confirming the PaymentIntent on localstripe.
+  and passes every other request on to localstripe. Its session page (on its own origin, like
+  checkout.stripe.com) sends the browser straight on to the success URL: the employer "pays" by
+  the test confirming the PaymentIntent on localstripe.
 * :class:`WebhookRecorder` is a second webhook endpoint on localstripe with the same secret, so
   the test holds the exact bytes and signature the app got, to deliver them again.
 * :func:`sign` and :func:`event_body` make the events localstripe cannot send (Checkout and
@@ -230,6 +231,11 @@ class StripeFront(_Server):
             with self._lock:
                 self.requests.append(recorded)
                 return self._create(recorded)
+        if path.startswith("/checkout/") and recorded.method == "GET":  # the hosted Checkout page
+            session = self.sessions.get(path.rsplit("/", 1)[1])
+            if session is None:
+                return 404, {"Content-Type": "text/plain"}, b"no such session"
+            return 303, {"Location": session["success_url"]}, b""
         if path.startswith("/v1/checkout/sessions/") and recorded.method == "GET":
             self.requests.append(recorded)
             session = self.sessions.get(path.rsplit("/", 1)[1])
@@ -261,7 +267,7 @@ class StripeFront(_Server):
             "currency": form.get("currency"), "amount_total": amount, "payment_intent": intent["id"],
             "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
             "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
-            "url": form.get("success_url"), "status": "open", "payment_status": "unpaid", "_completed": False,
+            "url": f"{self.url}/checkout/{session_id}", "status": "open", "payment_status": "unpaid", "_completed": False,
         }
         self.sessions[session_id] = session
         answer = _json(200, self._current(session))
@@ -374,7 +380,8 @@ def stripe_front(localstripe):
 
 def stripe_settings(front: StripeFront) -> dict:
     """The app settings that point the gateway at the front, with the test keys."""
-    return {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": front.url}
+    return {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": front.url,
+            "STRIPE_CHECKOUT_ORIGIN": front.url}
 
 
 # -- the runner (this file as a script) ---------------------------------------------------------------

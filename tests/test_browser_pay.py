@@ -2,8 +2,8 @@
 
 The invoice is mailed through a real SMTP server; the pay link from that e-mail opens the
 invoice (lines, amounts, downloads) without an account; "Betalen met iDEAL of kaart" goes to
-Checkout (the recording front, whose session page is the return page) and lands on "Uw betaling
-wordt verwerkt"; when localstripe's signed webhook has confirmed the payment, the page says
+Checkout (the recording front, on its own origin as Stripe's is, which sends the browser back) and
+lands on "Uw betaling wordt verwerkt"; when localstripe's signed webhook has confirmed the payment, the page says
 "Betaald" by itself. Every page passes axe (WCAG 2.1 A/AA); nothing leaves the machine.
 """
 
@@ -19,16 +19,38 @@ from tenants.invoicing import delivery
 from tenants.payments.models import PaymentAttempt
 from tests import smtp
 from tests.localstripe_server import localstripe, stripe_front  # noqa: F401  (fixtures)
-from tests.test_browser import browser, check_accessibility, new_page  # noqa: F401  (fixtures)
+from tests.test_browser import TIMEOUT_MS, browser, check_accessibility  # noqa: F401  (fixtures)
 from tests.test_stripe_payments import hooks, live  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def live_server(live):  # noqa: F811
-    """The live server the browser may reach (tests.test_browser.new_page guards on its URL)."""
-    return live
+@pytest.fixture
+def new_page(browser, live, stripe_front):  # noqa: F811
+    """Pages in their own browser context that may reach the live server and the Checkout front
+    (Stripe's place in the tests), nothing else: any other request is aborted and fails the test."""
+    contexts, outside = [], []
+    allowed = (live.url + "/", stripe_front.url + "/checkout/")
+
+    def make():
+        context = browser.new_context(base_url=live.url, locale="nl-NL")
+        context.set_default_timeout(TIMEOUT_MS)
+
+        def guard(route):
+            if route.request.url.startswith(allowed):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", guard)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not outside, f"requests left the machine: {outside}"
 
 
 @pytest.fixture
@@ -68,8 +90,13 @@ def test_the_employer_pays_from_the_link_in_the_mail(new_page, live, hooks, loca
         page.get_by_role("link", name=f"Download PDF {number}").click()
     assert download.value.suggested_filename == f"factuur-{number}.pdf"
 
+    # Checkout is on another origin (as checkout.stripe.com is): the page's Content-Security-Policy
+    # must let the form's redirect go there, and Checkout sends the employer back.
+    checkout_pages = []
+    page.on("request", lambda request: checkout_pages.append(request.url) if "/checkout/" in request.url else None)
     page.get_by_role("button", name="Betalen met iDEAL of kaart").click()
     page.wait_for_url(re.compile(r"/pay/[^/]+/betaling/\d+$"))
+    assert checkout_pages and checkout_pages[0].startswith(stripe_front.url)
     expect(page.get_by_role("status")).to_contain_text("Uw betaling wordt verwerkt")
     check_accessibility(page, "return page, payment being processed")
 

@@ -326,7 +326,9 @@ class Live:
         response = browser.post(f"{self.url}/pay/{token}/betalen", data={"csrf_token": csrf_of(page.text)},
                                 allow_redirects=False, timeout=30)
         assert response.status_code == 303, response.text[:500]
-        attempt_id = int(re.search(r"/betaling/(\d+)$", response.headers["Location"]).group(1))
+        checkout = browser.get(response.headers["Location"], allow_redirects=False, timeout=20)  # Stripe's page
+        assert checkout.status_code == 303
+        attempt_id = int(re.search(r"/betaling/(\d+)$", checkout.headers["Location"]).group(1))
         return attempt_id, self.attempt(attempt_id).provider_session_id
 
 

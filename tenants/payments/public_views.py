@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -62,6 +62,13 @@ def _private(response):
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    # The pay button's form is answered with a redirect to Stripe Checkout: browsers check that
+    # redirect against the page's "form-action", so Checkout's origin is allowed there (only here).
+    checkout = (current_app.config.get("STRIPE_CHECKOUT_ORIGIN") or "").strip()
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+        f"form-action 'self'{' ' + checkout if checkout else ''}"
+    )
     return response
 
 
