@@ -116,7 +116,8 @@ def _int(value) -> int | None:
 
 def process(db, gateway: PaymentGateway, event: WebhookEvent) -> str:
     """Process one verified event; returns what happened (``ignored``, ``duplicate``, ``booked``,
-    ``already_booked``, ``processing``, ``failed``, ``refunded``, ``nothing``, ``unknown_invoice``).
+    ``already_booked``, ``processing``, ``failed``, ``expired``, ``refunded``, ``nothing``,
+    ``unknown_invoice``).
     Raises on a provider or database failure, so the provider delivers the event again."""
     if event.type not in HANDLED:
         log.info("stripe event ignored", extra={"fields": {"event_id": event.id, "type": event.type}})
