@@ -119,6 +119,7 @@ def test_a_credit_note_pdf_names_the_invoice_it_corrects(alpha, invoice):
     text = pdf_text(render_invoice_pdf(note, invoice))
     assert "Creditnota C2026-000001" in text
     assert "Correctie op factuur F2026-000001 van 9 maart 2026" in text
+    assert "Vervaldatum" not in text and f"Kenmerk {note.payment_reference}" in text
     # 4 h × 12.30 = 49.20; 21% = 10.332 -> 10.33; 59.53 in total, taken back
     assert "Totaal exclusief btw EUR -49,20" in text and "EUR -10,33" in text and "EUR -59,53" in text
 

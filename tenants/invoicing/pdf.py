@@ -120,12 +120,11 @@ def render_invoice_pdf(invoice: Invoice, credited: Invoice | None = None, munici
             ("Factuurdatum" if not credit else "Datum", long_date(invoice.issue_date))]
     if credit and credited is not None:
         rows.append(("Correctie op factuur", f"{credited.number} van {long_date(credited.issue_date)}"))
-    rows += [
-        ("Periode", f"{long_date(invoice.period_start)} t/m {long_date(invoice.period_end)}"),
-        ("Vervaldatum", long_date(invoice.due_date)),
-        ("Betalingskenmerk", invoice.payment_reference),
-        ("Klant KvK-nummer", buyer.get("kvk") or "-"),
-    ]
+    rows.append(("Periode", f"{long_date(invoice.period_start)} t/m {long_date(invoice.period_end)}"))
+    if not credit:  # a credit note is not paid by the employer: no due date
+        rows.append(("Vervaldatum", long_date(invoice.due_date)))
+    rows += [("Betalingskenmerk" if not credit else "Kenmerk", invoice.payment_reference),
+             ("Klant KvK-nummer", buyer.get("kvk") or "-")]
     if buyer.get("vat_id"):
         rows.append(("Btw-id klant", buyer["vat_id"]))
     if municipality:
