@@ -17,7 +17,6 @@ import datetime as dt
 from decimal import Decimal
 
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 from stdnum import iban as iban_number
 
 from tenants.documents.pdf import long_date, money, number, pdf_text
@@ -51,6 +50,7 @@ class _InvoicePDF(FPDF):
     def __init__(self, invoice: Invoice, title: str):
         super().__init__(format="A4")
         self.invoice, self.doc_title = invoice, title
+        self._headers: tuple[str, ...] = ()
         self.set_margins(20, 18, 20)
         self.set_auto_page_break(True, margin=22)
         self.set_title(pdf_text(f"{title} {invoice.number}"))
@@ -90,6 +90,66 @@ class _InvoicePDF(FPDF):
             self.cell(label_width, 5, pdf_text(label))
             self.set_font("Helvetica", size=9.5)
             self.multi_cell(0, 5, pdf_text(value), new_x="LMARGIN", new_y="NEXT")
+
+    #: The lines table: column widths (mm, 170 in all) and alignments; cell padding and line height.
+    COLUMNS = ((66, "L"), (40, "L"), (16, "R"), (22, "R"), (26, "R"))
+    PADDING, LINE_HEIGHT = 1.2, 4.6
+
+    def _wrap(self, text: str, width: float) -> list[str]:
+        """``text`` greedily wrapped to ``width`` mm in the current font (core font metrics; our
+        own, as fpdf2's table measures each line anew per character, which made a 50-line
+        invoice take a third of a second)."""
+        widths, scale = self.current_font.cw, self.font_size / 1000
+
+        def measure(word: str) -> float:
+            return sum(widths.get(c, 600) for c in word) * scale
+
+        out, line = [], ""
+        for word in text.split():
+            while measure(word) > width:  # a word longer than the column: cut it
+                cut = len(word) - 1
+                while cut > 1 and measure(word[:cut]) > width:
+                    cut -= 1
+                if line:
+                    out.append(line)
+                    line = ""
+                out.append(word[:cut])
+                word = word[cut:]
+            candidate = f"{line} {word}" if line else word
+            if line and measure(candidate) > width:
+                out.append(line)
+                line = word
+            else:
+                line = candidate
+        out.append(line)
+        return out
+
+    def _table_row(self, cells: tuple[str, ...], header: bool = False) -> None:
+        self.set_font("Helvetica", style="B" if header else "", size=9)
+        wrapped = [self._wrap(pdf_text(text), width - 2 * self.PADDING)
+                   for text, (width, _) in zip(cells, self.COLUMNS, strict=True)]
+        height = max(len(lines) for lines in wrapped) * self.LINE_HEIGHT + 2 * self.PADDING
+        if not header and self.will_page_break(height):
+            self.add_page()
+            self._table_row(self._headers, header=True)
+            self.set_font("Helvetica", size=9)
+        x, y = self.l_margin, self.get_y()
+        for lines, (width, align) in zip(wrapped, self.COLUMNS, strict=True):
+            self.rect(x, y, width, height, style="DF" if header else "D")
+            for index, text in enumerate(lines):
+                self.set_xy(x + self.PADDING, y + self.PADDING + index * self.LINE_HEIGHT)
+                self.cell(width - 2 * self.PADDING, self.LINE_HEIGHT, text, align=align)
+            x += width
+        self.set_xy(self.l_margin, y + height)
+
+    def table_rows(self, headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+        """The lines as a bordered table; the header row is repeated on every new page."""
+        self._headers = headers
+        self.set_draw_color(160, 160, 160)
+        self.set_fill_color(235, 235, 235)
+        self._table_row(headers, header=True)
+        for row in rows:
+            self._table_row(row)
 
     def total_row(self, label: str, value: str, bold: bool = False) -> None:
         self.set_font("Helvetica", style="B" if bold else "", size=9.5)
@@ -132,17 +192,13 @@ def render_invoice_pdf(invoice: Invoice, credited: Invoice | None = None, munici
     pdf.facts(rows)
     pdf.ln(4)
 
-    pdf.set_font("Helvetica", size=9)
-    pdf.set_draw_color(160, 160, 160)
-    heading = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
-    with pdf.table(col_widths=(66, 40, 16, 22, 26), text_align=("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT"),
-                   line_height=4.6, headings_style=heading, padding=1.2) as table:
-        table.row(["Omschrijving", "Datum dienst", "Uren", "Tarief", "Bedrag"])
-        for line in invoice.lines:
-            period = _short_date(line.service_start) if line.service_start == line.service_end else \
-                f"{_short_date(line.service_start)} t/m {_short_date(line.service_end)}"
-            table.row([pdf_text(line.description), period, number(Decimal(line.hours)), _euros(line.rate_cents),
-                       _euros(line.net_cents)])
+    table = []
+    for line in invoice.lines:
+        period = _short_date(line.service_start) if line.service_start == line.service_end else \
+            f"{_short_date(line.service_start)} t/m {_short_date(line.service_end)}"
+        table.append((line.description, period, number(Decimal(line.hours)), _euros(line.rate_cents),
+                      _euros(line.net_cents)))
+    pdf.table_rows(("Omschrijving", "Datum dienst", "Uren", "Tarief", "Bedrag"), table)
     pdf.ln(4)
 
     pdf.total_row("Totaal exclusief btw", _euros(invoice.net_cents))
