@@ -129,7 +129,9 @@ def test_a_long_invoice_runs_over_pages_with_every_line(alpha, employer):
     invoice = make.invoice(alpha, employer=employer, lines=lines)
     content = render_invoice_pdf(invoice)
     text = pdf_text(content)
-    assert len(PdfReader(io.BytesIO(content)).pages) > 1
+    pages = PdfReader(io.BytesIO(content)).pages
+    assert len(pages) > 1
+    assert all("Omschrijving" in page.extract_text() for page in pages[:-1])  # the header on every page
     assert all(f"kandidaat {n:03d}" in text for n in range(60))
     assert "Totaal exclusief btw EUR 7.200,00" in text
 
