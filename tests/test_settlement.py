@@ -150,6 +150,27 @@ def test_other_municipalities_are_settled_on_their_own(alpha, tenant_session):
          lines=[Line(chart.RECEIVABLES, 121, 2), Line(chart.REVENUE, -100, 2), Line(chart.VAT_PAYABLE, -21)])
 
 
+def test_a_posting_that_slips_in_while_settling_undoes_the_settlement(alpha, monkeypatch):
+    """Another job books an invoice dated in the half year after the figures were read (its
+    commit comes before the period is closed): the settlement refuses rather than leave
+    revenue that its statement does not show."""
+    real_compute = services.compute
+
+    def compute_then_someone_posts(session, tenant, period):
+        figures = real_compute(session, tenant, period)
+        post(session, key="late-invoice", booking_date=dt.date(2026, 6, 29), tenant_id=ALPHA.id, kind="invoice",
+             description="Late", lines=[Line(chart.RECEIVABLES, 121), Line(chart.REVENUE, -100),
+                                        Line(chart.VAT_PAYABLE, -21)])
+        return figures
+
+    monkeypatch.setattr(services, "compute", compute_then_someone_posts)
+    alpha.begin_nested()
+    with pytest.raises(SettlementRefused) as refused:
+        services.settle(alpha, ALPHA, H1, today=TODAY)
+    alpha.rollback()
+    assert [v.code for v in refused.value.violations] == ["ledger_changed"]
+
+
 def test_a_half_year_that_has_not_ended_is_refused(alpha):
     with pytest.raises(SettlementRefused) as refused:
         services.settle(alpha, ALPHA, H1, today=H1.end)

@@ -65,6 +65,7 @@ def settle_command(period: services.HalfYear | None, slug: str | None, today: dt
         try:
             settlement = services.settle(session, tenant, period, today=day)
         except services.SettlementRefused as exc:
+            session.rollback()  # a refusal after the postings (the ledger changed) keeps nothing
             return "refused", None, [v.message_nl for v in exc.violations]
         return "settled", settlement.result_cents, []
 

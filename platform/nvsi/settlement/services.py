@@ -368,6 +368,14 @@ def settle(session: Session, tenant: TenantRef, period: HalfYear, *, today: dt.d
     if [t.id for t in posted] != [p.id for p in postings]:
         raise RuntimeError(f"settlement {period.label} of tenant {tenant.id}: its ledger keys were used before")
     close_period(session, tenant.id, period.start, period.end, f"afrekening {period.label}", user_id)
+    if any(period_movements(session, tenant.id, period).values()):
+        # A posting dated in the half year was committed after the figures were read: the
+        # caller rolls back (nothing of this settlement stays) and can simply try again.
+        raise SettlementRefused([violation(
+            "ledger_changed", "period", None, None,
+            "Tijdens het afrekenen is er in %(period)s geboekt. Er is niets vastgelegd; probeer het opnieuw.",
+            period=period.label,
+        )])
     record(session, "settlement.settle", tenant_id=tenant.id, object_type="settlement", object_id=settlement.id,
            changes={"period": period.label, "revenue_cents": figures.revenue_cents,
                     "result_cents": figures.result_cents, "contract": figures.contract.reference,
