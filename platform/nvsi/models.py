@@ -16,3 +16,4 @@ from nvsi.ledger.models import ClosedPeriod, LedgerAccount, LedgerEntry, LedgerT
 from nvsi.members.models import Offboarding  # noqa: F401,E402
 from nvsi.settlement.models import Settlement  # noqa: F401,E402
 from nvsi.payments.models import StripeEvent  # noqa: F401,E402
+from nvsi.payments.bank_models import BankLine, BankStatement  # noqa: F401,E402
