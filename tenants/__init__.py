@@ -18,6 +18,7 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.frameworks import views as frameworks
     from tenants.guidance import views as guidance
     from tenants.invoicing import views as invoicing
+    from tenants.payments import views as payments
     from tenants.placements import views as placements
     from tenants.premiums import views as premiums
     from tenants.reminders import views as reminders
@@ -26,7 +27,8 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.users import views as users
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   invoicing, premiums, reports, reminders, dashboard, audit, users, framework_setup, finance):
+                   invoicing, payments, premiums, reports, reminders, dashboard, audit, users, framework_setup,
+                   finance):
         domain.register_pages(pages)
         domain.register_api(api)
 

@@ -12,6 +12,8 @@
     nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
     nvsi onboarding provision-pending   resume the provisioning of approved members (CronJob)
     nvsi settlements settle      settle a half year of every municipality (--period 2026-H1)
+    nvsi bank import FILE        read a camt.053 statement of the NVSI account, match its lines
+    nvsi invoices dunning        reminders for overdue invoices, every tenant (--today D)
     nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
@@ -175,6 +177,12 @@ def register_cli(app) -> None:
     from nvsi.settlement.cli import settlements_group
 
     app.cli.add_command(settlements_group)
+    from nvsi.payments.bank_cli import bank_group
+
+    app.cli.add_command(bank_group)
+    from tenants.payments.cli import dunning_command
+
+    invoices_group.add_command(dunning_command)
 
 
 def _create_app():

@@ -58,7 +58,7 @@ def _navigation():
                      ("tenant.employers", _("Opdrachtgevers")), ("tenant.assignments", _("Opdrachten")),
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
                      ("tenant.reminders", _("Signalen")),
-                     ("tenant.invoices", _("Facturen")),
+                     ("tenant.invoices", _("Facturen")), ("tenant.payments", _("Betalingen")),
                      ("tenant.premiums", _("Premies")), ("tenant.go_no_go", _("Go/no-go")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
@@ -76,6 +76,7 @@ def _navigation():
                           ("audit.index", _("Auditlog"))]
             if current_user.role in (Role.NVSI_ADMIN, Role.BACKOFFICE):
                 pages.append(("settlement.index", _("Afrekeningen")))
+                pages.append(("bank.index", _("Bank")))
             if current_user.role is Role.NVSI_ADMIN:
                 pages.append(("ledger.trial_balance", _("Grootboek")))
         return [(url_for(endpoint), label, request.endpoint == endpoint)

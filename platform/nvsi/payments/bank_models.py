@@ -1,7 +1,8 @@
 """Bank statements (camt.053) of the NVSI account and their lines (shared schema).
 
 A statement is stored once: its identification at the bank together with the account IBAN is
-unique, and so is the SHA-256 of the file it came in. A line is stored once per statement (the
+unique, and so is the SHA-256 of the file it came in together with its place in that file (a
+file may hold the statements of several days). A line is stored once per statement (the
 bank's entry reference, or a stable hash of the entry when the bank gives none). Importing the
 same statement again therefore finds it and changes nothing.
 
@@ -48,9 +49,11 @@ class BankStatement(SharedBase):
     #: Opening and closing booked balance (cents; negative: overdrawn), when the bank gives them.
     opening_balance_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     closing_balance_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
-    #: The uploaded file: its name and SHA-256 (unique: the same file is read once).
+    #: The uploaded file: its name, its SHA-256 and the statement's place in it (0, 1, …);
+    #: unique together, so the same file is read once.
     file_name: Mapped[str] = mapped_column(sa.String(255))
-    file_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    file_sha256: Mapped[str] = mapped_column(sa.String(64))
+    file_index: Mapped[int] = mapped_column(default=0)
     #: Number of lines, and the total credited and debited (cents, positive).
     line_count: Mapped[int]
     credit_cents: Mapped[int] = mapped_column(sa.BigInteger)
@@ -61,7 +64,8 @@ class BankStatement(SharedBase):
 
     lines: Mapped[list[BankLine]] = relationship(back_populates="statement", order_by="BankLine.position")
 
-    __table_args__ = (sa.UniqueConstraint("statement_ref", "account_iban"),)
+    __table_args__ = (sa.UniqueConstraint("statement_ref", "account_iban"),
+                      sa.UniqueConstraint("file_sha256", "file_index"))
 
 
 class Direction(str, enum.Enum):
