@@ -36,26 +36,25 @@ from nvsi.settlement.schemas import (
 )
 from nvsi.tenancy.models import Tenant, TenantStatus
 from nvsi.tenancy.routing import TenantRef, tenant_session
-from nvsi.tenancy.services import get_tenant, tenant_ref
+from nvsi.tenancy.services import schema_dropped, tenant_ref, tenants_with_schema
 
 bp = Blueprint("settlement", __name__)
 
 ROLES = (Role.NVSI_ADMIN, Role.BACKOFFICE)
-#: Members whose half years can be settled: working, suspended or leaving (not being set up).
-SETTLEABLE = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED)
-
-
 def _today() -> dt.date:
     return dt.date.today()
 
 
 def _tenants() -> list[Tenant]:
-    return list(db.session.scalars(sa.select(Tenant).where(Tenant.status.in_(SETTLEABLE)).order_by(Tenant.name)))
+    """The members whose half years can be settled: provisioned, schema not dropped, by name."""
+    return sorted(tenants_with_schema(db.session), key=lambda t: t.name)
 
 
 def _tenant(slug: str | None) -> TenantRef | None:
-    tenant = get_tenant(db.session, slug) if slug else None
-    return tenant_ref(tenant) if tenant is not None and tenant.status in SETTLEABLE else None
+    """The member ``slug`` if its half years can be settled (see :func:`_tenants`)."""
+    tenant = db.session.scalar(sa.select(Tenant).where(
+        Tenant.slug == slug, Tenant.status != TenantStatus.PROVISIONING, ~schema_dropped())) if slug else None
+    return tenant_ref(tenant) if tenant is not None else None
 
 
 def _tenant_or_field_error(slug: str) -> TenantRef:
