@@ -17,3 +17,4 @@ from nvsi.members.models import Offboarding  # noqa: F401,E402
 from nvsi.settlement.models import Settlement  # noqa: F401,E402
 from nvsi.payments.models import StripeEvent  # noqa: F401,E402
 from nvsi.payments.bank_models import BankLine, BankStatement  # noqa: F401,E402
+from nvsi.payouts.models import PayoutBatch, PayoutItem  # noqa: F401,E402
