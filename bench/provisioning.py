@@ -305,6 +305,9 @@ def bench_backend(backend: str, args) -> None:
     print(f"  provision one tenant (schema created and at head, default rows, active)")
     print(f"    the first:                 {provisioned[0] * 1000:7.1f} ms")
     print(f"    each of {n}: {describe(provisioned)}; total {provision_wall:7.2f} s")
+    tenth = max(1, n // 10)
+    print(f"    median of the first {tenth}: {statistics.median(provisioned[:tenth]) * 1000:7.1f} ms, "
+          f"of the last {tenth}: {statistics.median(provisioned[-tenth:]) * 1000:7.1f} ms")
     print(f"  migrate {n} tenant schemas by one revision (ADD COLUMN employers.{COLUMN})")
     print(f"    nvsi.migrate, {jobs} job(s):  {describe(migrated)}; wall {migrate_wall:7.2f} s")
     threads = 1 if backend == "sqlite" else args.jobs
