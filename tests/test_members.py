@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from nvsi.audit.models import AuditEvent
 from nvsi.auth.models import User
 from nvsi.extensions import db
+from nvsi.ledger import chart
+from nvsi.ledger.services import Line, post
 from nvsi.members import services
 from nvsi.onboarding.models import ApplicationStatus, MembershipApplication
 from nvsi.tenancy.models import TenantStatus
@@ -73,12 +75,20 @@ def _known_data_set(session):
 def test_key_figures_per_member(app, tenant_session, shared_session):
     _known_data_set(tenant_session("alpha"))
     members = {m.tenant.slug: m for m in services.list_members(shared_session)}
+    # Revenue from the ledger: an invoice counts; the settlement that empties the account does not.
+    alpha_id = members["alpha"].tenant.id
+    post(shared_session, key="members-invoice", booking_date=dt.date(2026, 3, 2), tenant_id=alpha_id, kind="invoice",
+         description="Factuur", lines=[Line(chart.RECEIVABLES, 56555), Line(chart.REVENUE, -46740),
+                                       Line(chart.VAT_PAYABLE, -9815)])
+    post(shared_session, key="members-settlement", booking_date=dt.date(2026, 6, 30), tenant_id=alpha_id,
+         kind="settlement", description="Afrekening", lines=[Line(chart.REVENUE, 46740),
+                                                              Line(chart.SETTLEMENT_PAYABLE, -46740)])
     router = app.extensions["nvsi.router"]
     figures = services.key_figures(db, shared_session, list(members.values()), TODAY, router)
     alpha, beta = figures[members["alpha"].tenant.id], figures[members["beta"].tenant.id]
     assert (alpha.users, alpha.candidates, alpha.active_placements, alpha.approved_hours) == (3, 3, 1, Decimal("7.50"))
     assert (beta.users, beta.candidates, beta.active_placements, beta.approved_hours) == (2, 0, 0, Decimal("0.00"))
-    assert alpha.invoiced_revenue_cents is None  # the ledger hook: not available yet
+    assert (alpha.invoiced_revenue_cents, beta.invoiced_revenue_cents) == (46740, 0)
     # Next year the hours start again from zero.
     next_year = services.key_figures(db, shared_session, [members["alpha"]], dt.date(2027, 1, 10), router)
     assert next_year[members["alpha"].tenant.id].approved_hours == Decimal("0.00")

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, aliased
 from nvsi.audit.services import record
 from nvsi.contract.services import NoContractInForce, add_months, contract_terms_on
 from nvsi.ledger import chart
-from nvsi.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from nvsi.ledger.services import balances
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.routing import TenantRef
@@ -111,25 +110,11 @@ class Financial:
         return None if self.result_cents is None else self.result_cents >= 0
 
 
-def _closing_movements(session: Session, tenant_id: int, start: dt.date, end: dt.date) -> dict[str, int]:
-    """Per account code: what closing postings (settlements) moved within the period."""
-    rows = session.execute(
-        sa.select(LedgerAccount.code, sa.func.sum(LedgerEntry.amount_cents))
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerAccount.tenant_id == tenant_id, LedgerTransaction.kind.in_(CLOSING_KINDS),
-               LedgerEntry.booking_date.between(start, end))
-        .group_by(LedgerAccount.code)
-    )
-    return {code: int(total or 0) for code, total in rows}
-
-
 def financial(session: Session, tenant: TenantRef, start: dt.date, end: dt.date) -> Financial:
     """Revenue (excl. VAT), premiums and travel costs booked within the period; the service fee
     at the contract percentage and the municipality's contribution on that revenue."""
-    moved = {b.code: b.cents for b in balances(session, since=start, as_of=end, tenant_id=tenant.id)}
-    for code, cents in _closing_movements(session, tenant.id, start, end).items():
-        moved[code] = moved.get(code, 0) - cents
+    moved = {b.code: b.cents for b in balances(session, since=start, as_of=end, tenant_id=tenant.id,
+                                               exclude_kinds=CLOSING_KINDS)}
     revenue = -moved.get(chart.REVENUE, 0)  # revenue is a credit
     try:
         terms = contract_terms_on(session, end)

@@ -178,10 +178,14 @@ def post_many(session: Session, postings: Sequence[Posting]) -> list[LedgerTrans
         if earlier is not None and _existing_signature(session, earlier.id) != _signature(lines):
             raise IdempotencyKeyReused(f"idempotency key {posting.key!r} was used for other entries")
     fresh = [(p, lines) for p, lines in zip(postings, resolved, strict=True) if p.key not in existing]
-    for posting, _ in fresh:
-        closed = closed_period_on(session, posting.tenant_id, posting.booking_date)
-        if closed is not None:
-            raise PeriodClosed(posting.tenant_id, posting.booking_date, closed)
+    tenants = {p.tenant_id for p, _ in fresh if p.tenant_id is not None}
+    if tenants:  # one query for the whole batch
+        periods = session.scalars(sa.select(ClosedPeriod).where(ClosedPeriod.tenant_id.in_(tenants))).all()
+        for posting, _ in fresh:
+            for period in periods:
+                if period.tenant_id == posting.tenant_id and \
+                        period.period_start <= posting.booking_date <= period.period_end:
+                    raise PeriodClosed(posting.tenant_id, posting.booking_date, period)
     if fresh:
         ids = account_ids(
             session,
@@ -360,10 +364,12 @@ def balances(
     tenant_id: int | None = None,
     nvsi_only: bool = False,
     codes: Iterable[str] | None = None,
+    exclude_kinds: Iterable[str] = (),
 ) -> list[Balance]:
     """Account balances on ``as_of`` (inclusive; all dates when None), optionally only movements
     ``since`` a date; of one municipality's accounts (``tenant_id``), the NVSI's own
-    (``nvsi_only``) or all. Zero balances are left out."""
+    (``nvsi_only``) or all; leaving out transactions of ``exclude_kinds`` (e.g. ``settlement``,
+    whose closing entries empty the result accounts). Zero balances are left out."""
     query = (
         sa.select(LedgerAccount.code, LedgerAccount.tenant_id, sa.func.sum(LedgerEntry.amount_cents))
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
@@ -380,6 +386,10 @@ def balances(
         query = query.where(LedgerAccount.tenant_id.is_(None))
     if codes is not None:
         query = query.where(LedgerAccount.code.in_(list(codes)))
+    exclude_kinds = list(exclude_kinds)
+    if exclude_kinds:
+        query = query.join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id).where(
+            LedgerTransaction.kind.not_in(exclude_kinds))
     return [Balance(code, tenant, int(total)) for code, tenant, total in session.execute(query) if total]
 
 
@@ -389,6 +399,15 @@ def balance(session: Session, code: str, tenant_id: int | None = None, *, as_of:
     tenant = tenant_id if CHART[code].per_tenant else None
     found = [b for b in balances(session, as_of=as_of, since=since, codes=[code], tenant_id=tenant,
                                  nvsi_only=tenant is None)]
+    return found[0].cents if found else 0
+
+
+def balance_movements(session: Session, code: str, tenant_id: int | None, start: dt.date, end: dt.date,
+                      exclude_kinds: Iterable[str] = ()) -> int:
+    """What moved on one account from ``start`` to ``end`` (inclusive), in cents."""
+    tenant = tenant_id if CHART[code].per_tenant else None
+    found = balances(session, since=start, as_of=end, codes=[code], tenant_id=tenant, nvsi_only=tenant is None,
+                     exclude_kinds=exclude_kinds)
     return found[0].cents if found else 0
 
 

@@ -175,12 +175,14 @@ class KeyFigures:
 
 
 def invoiced_revenue_cents(session: Session, tenant_id: int, year: int) -> int | None:
-    """The member's invoiced revenue in ``year``, in cents.
+    """The member's invoiced revenue (excluding VAT) in ``year``, in cents, from the ledger: what
+    invoices and credit notes moved on its revenue account (a settlement's closing entry, which
+    empties the account, is left out)."""
+    from nvsi.ledger import chart
+    from nvsi.ledger.services import balance_movements
 
-    HOOK (issue 5): the ledger (``nvsi.ledger``) is being built; sum the tenant's revenue
-    postings of the year here once its accounts exist. None means "not available yet".
-    """
-    return None
+    return -balance_movements(session, chart.REVENUE, tenant_id, dt.date(year, 1, 1), dt.date(year, 12, 31),
+                              exclude_kinds=("settlement",))
 
 
 def user_counts(session: Session) -> dict[int, int]:
