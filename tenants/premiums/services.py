@@ -227,16 +227,20 @@ def accrued_for(session: Session, candidate_id: int, year: int) -> int:
 
 
 def payable_by_candidate(session: Session) -> dict[int, int]:
-    """What is owed to each candidate in cents: accrued within the cap, minus what was paid.
-
-    Nothing is paid out yet (the SEPA payouts come later and subtract their amounts here); the
-    flagged excess is never payable. Candidates with nothing owed are left out.
+    """What is owed to each candidate in cents: accrued within the cap, minus what was paid or is
+    in payment (the SEPA payouts of :mod:`nvsi.payouts`: pending and confirmed items; a rejected
+    or returned payout is owed again). The flagged excess is never payable. Candidates with
+    nothing owed are left out.
     """
+    from nvsi.payouts.services import committed_by_candidate
+
     rows = session.execute(
         sa.select(PremiumAccrual.candidate_id, sa.func.sum(PremiumAccrual.accrued_cents))
         .group_by(PremiumAccrual.candidate_id)
     )
-    return {candidate_id: int(total) for candidate_id, total in rows if total}
+    paid = committed_by_candidate(session)
+    owed = {candidate_id: int(total or 0) - paid.get(candidate_id, 0) for candidate_id, total in rows}
+    return {candidate_id: cents for candidate_id, cents in owed.items() if cents}
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("debtor_bic", sa.String(11), nullable=True),
         sa.Column("file_xml", sa.Text(), nullable=False),
         sa.Column("file_sha256", sa.String(64), nullable=False),
+        sa.Column("generated_on", sa.Date(), nullable=False),
         sa.Column("created_by_user_id", BIGINT, nullable=True),
         sa.Column("created_at", NOW_TZ, nullable=False),
         sa.Column("sent_at", NOW_TZ, nullable=True),

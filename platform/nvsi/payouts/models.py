@@ -93,6 +93,8 @@ class PayoutBatch(SharedBase):
     file_xml: Mapped[str] = mapped_column(Encrypted, deferred=True)
     #: SHA-256 (hex) of the file's bytes as downloaded.
     file_sha256: Mapped[str] = mapped_column(sa.String(64))
+    #: The day it was generated: the booking date of its pending postings.
+    generated_on: Mapped[dt.date] = mapped_column(sa.Date)
     #: Who generated it (None: the CronJob) and when.
     created_by_user_id: Mapped[int | None] = mapped_column(BigIntType)
     created_at: Mapped[Created]
