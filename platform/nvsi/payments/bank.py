@@ -298,7 +298,7 @@ def _parse_lines(parser, stmt, ns: dict, label: str, problems: _Problems) -> lis
             if booked_on is None:
                 problems.add("booking_date", "Afschrift %(statement)s, post %(n)s: de boekdatum (BookgDt) ontbreekt "
                                              "of is ongeldig.", **where)
-            if currency != "EUR":
+            if cents is not None and currency != "EUR":
                 problems.add("currency", "Afschrift %(statement)s, post %(n)s: valuta %(currency)s; alleen EUR wordt "
                                          "verwerkt.", currency=currency or "?", **where)
             if indicator not in ("CRDT", "DBIT") or cents is None or cents < 0 or booked_on is None \
@@ -413,21 +413,18 @@ def store(session: Session, content: bytes, file_name: str, statements: list[Par
     return result
 
 
-def import_file(db, content: bytes, file_name: str, user_id: int | None = None, router=None,
-                session: Session | None = None) -> ImportResult:
+def import_file(db, content: bytes, file_name: str, user_id: int | None = None, router=None) -> ImportResult:
     """Read, store and match a statement file: the whole import (the CLI and the pages use it).
 
-    ``session`` is a shared-level session to store with (a request's own); it is committed and
-    closed before the matching opens sessions of its own. Raises :class:`StatementRejected`
-    before anything is stored."""
+    Works in sessions of its own (a request closes its own first: on SQLite a writer waits for
+    every reader). Raises :class:`StatementRejected` before anything is stored."""
     statements = parse_statements(content)
-    session = session if session is not None else RoutingSession(db, router=router)
+    session = RoutingSession(db, router=router)
     try:
         result = store(session, content, file_name, statements, user_id)
         session.commit()
         ids = result.statement_ids
     finally:
-        # Closed (a request's session too): on SQLite a writer waits for every reader.
         session.close()
     # Lines a crashed import left "new" are matched now too (normally there are none).
     result.matching = match_new_lines(db, ids, router=router)

@@ -133,7 +133,9 @@ def api_import_statement():
         content, name = _upload()
     except _TooLarge:
         return problem(413, "too_large", _too_large_message(), {"file": [_too_large_message()]})
-    result = bank.import_file(db, content, name, current_user.id, session=db.session)
+    user_id = current_user.id
+    db.session.close()  # the import writes in sessions of its own (SQLite: no reader left open)
+    result = bank.import_file(db, content, name, user_id)
     body = ImportResultSchema().dump({
         "already_imported": result.already_imported, "message": _summary(result), "file_sha256": result.file_sha256,
         "statements": _statements(result.statement_ids), "matching": result.matching,
@@ -283,8 +285,10 @@ def upload():
         return _index_page({"file": [_too_large_message()]}, 413)
     except ValidationError as exc:
         return _index_page(exc.messages, 422)
+    user_id = current_user.id
+    db.session.close()  # the import writes in sessions of its own (SQLite: no reader left open)
     try:
-        result = bank.import_file(db, content, name, current_user.id, session=db.session)
+        result = bank.import_file(db, content, name, user_id)
     except bank.StatementRejected as exc:
         return _index_page(as_errors(exc.violations), 422)
     flash(_summary(result), "info" if result.already_imported else "success")
