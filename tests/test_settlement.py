@@ -375,8 +375,8 @@ def test_municipality_users_cannot_settle(client, login, booked, user):
 
 def test_two_concurrent_settlements_on_postgresql_settle_once(monkeypatch, tmp_path):
     """Two administrators confirm the same half year at the same moment (a barrier releases both
-    after they found no settlement): one settles, the other gets that settlement back; the
-    postings exist once."""
+    after they found no settlement): the ledger lock lets one settle while the other waits and
+    then gets that settlement back; the postings exist once."""
     import threading
 
     from nvsi import create_app
@@ -400,14 +400,13 @@ def test_two_concurrent_settlements_on_postgresql_settle_once(monkeypatch, tmp_p
             shared.commit()
             shared.close()
         barrier = threading.Barrier(2, timeout=20)
-        real_refusals = services.refusals
+        real_lock = services.lock_for_closing
 
-        def refusals_together(*args, **kwargs):
-            found = real_refusals(*args, **kwargs)
-            barrier.wait()
-            return found
+        def lock_together(*args, **kwargs):
+            barrier.wait()  # both found no settlement; now both ask for the lock
+            return real_lock(*args, **kwargs)
 
-        monkeypatch.setattr(services, "refusals", refusals_together)
+        monkeypatch.setattr(services, "lock_for_closing", lock_together)
         ids, errors = [], []
 
         def settle():
@@ -432,6 +431,70 @@ def test_two_concurrent_settlements_on_postgresql_settle_once(monkeypatch, tmp_p
             assert settled.revenue_cents == 46740 + 28000  # 38 h × 12.30 and 20 h × 14.00
             assert check.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)
                                 .where(LedgerTransaction.source_type == "settlement")) == 4
+            assert trial_balance(check).total == 0
+            check.close()
+    finally:
+        app.extensions["nvsi.router"].dispose()
+        with app.app_context():
+            db.engine.dispose()
+        support.drop_pg_database(url)
+
+
+def test_a_posting_in_flight_is_waited_for_and_settled_on_postgresql(tmp_path):
+    """A premium posting dated in the half year is written but not yet committed when the
+    settlement starts: the settlement waits for it (the ledger's lock per municipality) and
+    includes it, instead of closing the half year under an uncommitted posting."""
+    import threading
+    import time
+
+    from nvsi import create_app
+    from nvsi.extensions import db
+    from nvsi.tenancy.routing import RoutingSession
+    from nvsi.tenancy.routing import tenant_session as open_tenant_session
+    from tenants.invoicing.services import run_all
+    from tests import support
+    from tests.test_invoice_run import ISSUED, WEEK, committed_database
+
+    support.require_postgres()
+    url = support.create_pg_database("nvsi_settlement")
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "test-secret",
+                      "DATA_KEY": support.DATA_KEY, "DATABASE_URL": url})
+    try:
+        ref = committed_database(app, slugs=("aa",))["aa"]
+        with app.app_context():
+            run_all(db, *WEEK, ISSUED, tenants=[ref])
+            shared = RoutingSession(db)
+            contract(shared)
+            shared.commit()
+            shared.close()
+        posted, errors = threading.Event(), []
+
+        def slow_posting():
+            try:
+                with app.app_context(), open_tenant_session(db, ref) as session:
+                    post(session, key="late-premium", booking_date=dt.date(2026, 6, 30), tenant_id=ref.id,
+                         kind="premium", description="premie", lines=[Line(chart.PREMIUM_EXPENSE, 1000),
+                                                                       Line(chart.PREMIUMS_PAYABLE, -1000)])
+                    posted.set()
+                    time.sleep(1.5)  # the settlement starts meanwhile
+                    session.commit()
+            except Exception as exc:  # recorded, so a failure shows in the assertion
+                errors.append(exc)
+                posted.set()
+
+        writer = threading.Thread(target=slow_posting)
+        writer.start()
+        assert posted.wait(20)
+        with app.app_context(), open_tenant_session(db, ref) as session:
+            settled = services.settle(session, ref, H1, today=TODAY)
+            session.commit()
+            premiums = settled.premiums_cents
+        writer.join(30)
+        assert not errors, errors
+        assert premiums == 1000  # the posting in flight is part of the settlement
+        with app.app_context():
+            check = RoutingSession(db)
+            assert balance(check, chart.PREMIUM_EXPENSE, ref.id, as_of=H1.end) == 0  # emptied by the closing
             assert trial_balance(check).total == 0
             check.close()
     finally:

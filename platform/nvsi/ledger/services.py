@@ -136,6 +136,34 @@ def closed_period_on(session: Session, tenant_id: int | None, day: dt.date) -> C
     ).first()
 
 
+# -- locks ----------------------------------------------------------------------------------------
+
+#: The first key of the ledger's PostgreSQL advisory locks (the second is the tenant id).
+_LOCK_CLASS = 0x4E56  # "NV"
+
+
+def _lock(session: Session, tenant_ids: Iterable[int], *, exclusive: bool) -> None:
+    """PostgreSQL advisory locks per municipality, held until the transaction ends.
+
+    Every posting takes its municipality's lock *shared*; closing a period (the settlement) takes
+    it *exclusive* before it reads the figures. So a settlement waits for postings in flight and
+    postings wait for the settlement, after which their own check sees the closed period: no
+    posting slips into a half year between the settlement's reading and its commit. SQLite
+    serialises writers anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    for tenant_id in sorted(set(tenant_ids)):  # a fixed order: no deadlock between batches
+        session.execute(sa.text(f"SELECT {function}(:c, :t)"), {"c": _LOCK_CLASS, "t": int(tenant_id)})
+
+
+def lock_for_closing(session: Session, tenant_id: int) -> None:
+    """Wait until no posting of ``tenant_id`` is in flight and keep new ones out until the
+    transaction ends (call before reading the figures of a period to close)."""
+    _lock(session, [tenant_id], exclusive=True)
+
+
 # -- posting --------------------------------------------------------------------------------------
 
 
@@ -179,6 +207,7 @@ def post_many(session: Session, postings: Sequence[Posting]) -> list[LedgerTrans
             raise IdempotencyKeyReused(f"idempotency key {posting.key!r} was used for other entries")
     fresh = [(p, lines) for p, lines in zip(postings, resolved, strict=True) if p.key not in existing]
     tenants = {p.tenant_id for p, _ in fresh if p.tenant_id is not None}
+    _lock(session, tenants, exclusive=False)
     if tenants:  # one query for the whole batch
         periods = session.scalars(sa.select(ClosedPeriod).where(ClosedPeriod.tenant_id.in_(tenants))).all()
         for posting, _ in fresh:
@@ -308,6 +337,7 @@ def reverse(
 def close_period(session: Session, tenant_id: int, start: dt.date, end: dt.date, reason: str,
                  user_id: int | None = None) -> ClosedPeriod:
     """Close ``start``–``end`` for ``tenant_id``: from now on the database refuses bookings in it."""
+    lock_for_closing(session, tenant_id)
     existing = session.scalars(
         sa.select(ClosedPeriod).where(ClosedPeriod.tenant_id == tenant_id, ClosedPeriod.period_start == start)
     ).first()

@@ -34,7 +34,7 @@ from nvsi.audit.services import record
 from nvsi.contract.services import ContractTerms, NoContractInForce, contract_terms_on
 from nvsi.db import ObjectNotFound, savepoint
 from nvsi.ledger import chart
-from nvsi.ledger.services import Line, Posting, balances, close_period, closed_period_on, post_many
+from nvsi.ledger.services import Line, Posting, balances, close_period, closed_period_on, lock_for_closing, post_many
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.settlement.models import Settlement
 from nvsi.tenancy.models import Tenant
@@ -325,6 +325,12 @@ def settle(session: Session, tenant: TenantRef, period: HalfYear, *, today: dt.d
     (:class:`SettlementRefused`, 422) before the half year has ended, while approved hours in it
     are not invoiced, without a contract in force, or when the ledger period is closed otherwise.
     """
+    existing = get_for_period(session, tenant.id, period)
+    if existing is not None:
+        return existing
+    # No posting of this municipality is in flight from here until the commit (PostgreSQL); a
+    # concurrent settler of the same half year waits here and then finds its settlement.
+    lock_for_closing(session, tenant.id)
     existing = get_for_period(session, tenant.id, period)
     if existing is not None:
         return existing
