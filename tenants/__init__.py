@@ -25,10 +25,12 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.reports import views as reports
     from tenants.timesheets import views as timesheets
     from tenants.users import views as users
+    # The municipality's view of its candidates' premium payouts (the batches are shared-level).
+    from nvsi.payouts import views as payouts
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
-                   invoicing, payments, premiums, reports, reminders, dashboard, audit, users, framework_setup,
-                   finance):
+                   invoicing, payments, premiums, payouts, reports, reminders, dashboard, audit, users,
+                   framework_setup, finance):
         domain.register_pages(pages)
         domain.register_api(api)
 

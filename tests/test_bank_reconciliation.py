@@ -383,3 +383,68 @@ def test_the_command_line_import_reports_al_ingelezen_the_second_time(app, invoi
     bad = runner.invoke(args=["bank", "import", str(MALFORMED)])
     assert bad.exit_code == 1 and "valuta USD" in bad.output
     assert counts(app)["statements"] == 1
+
+
+# -- premium payouts (engineer Z's confirm_from_statement) ------------------------------------------
+
+
+def camt(statement_ref: str, booked_on: str, entries: str) -> bytes:
+    """A camt.053.001.02 statement of the NVSI account with ``entries`` (valid against the XSD)."""
+    document = f"""<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>
+<GrpHdr><MsgId>MSG-{statement_ref}</MsgId><CreDtTm>{booked_on}T06:00:00</CreDtTm></GrpHdr>
+<Stmt><Id>{statement_ref}</Id><CreDtTm>{booked_on}T06:00:00</CreDtTm>
+<Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>
+<Dt><Dt>{booked_on}</Dt></Dt></Bal>{entries}</Stmt></BkToCstmrStmt></Document>""".encode()
+    schema = etree.XMLSchema(etree.parse(str(CAMT / "camt.053.001.02.xsd")))
+    assert schema.validate(etree.fromstring(document)), schema.error_log
+    return document
+
+
+def entry(ref: str, indicator: str, amount: str, booked_on: str, details: str) -> str:
+    return (f'<Ntry><Amt Ccy="EUR">{amount}</Amt><CdtDbtInd>{indicator}</CdtDbtInd><Sts>BOOK</Sts>'
+            f'<BookgDt><Dt>{booked_on}</Dt></BookgDt><AcctSvcrRef>{ref}</AcctSvcrRef>'
+            f'<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{"ICDT" if indicator == "DBIT" else "RCDT"}</Cd>'
+            f'<SubFmlyCd>ESCT</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls><TxDtls>{details}</TxDtls></NtryDtls></Ntry>')
+
+
+def test_premium_payout_debits_and_returns_go_to_the_payouts(app, client, login, tenant_session):
+    from nvsi.payouts import services as payouts
+    from nvsi.payouts.models import ItemStatus, PayoutItem
+    from tests.test_premium_payouts import H1, JULY_1, WEEK_OF_38, accrue, worked
+
+    alpha = tenant_session("alpha")
+    worked(alpha, WEEK_OF_38)  # 38 hours × EUR 2.00 = EUR 76.00 for Anna
+    accrue(alpha, dt.date(2026, 2, 28))
+    with app.app_context():
+        payouts.generate(db, H1, today=JULY_1)
+    with reading(app) as shared:
+        [item] = shared.scalars(sa.select(PayoutItem)).all()
+        e2e = item.end_to_end_id
+
+    token = login("backoffice@nvsi.test")
+    paid = camt("NVSI-2026-07-02", "2026-07-02", entry(
+        "20260702-0001", "DBIT", "76.00", "2026-07-02",
+        f'<Refs><EndToEndId>{e2e}</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="EUR">76.00</Amt></TxAmt></AmtDtls>'))
+    response = upload(client, token, paid)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["matching"] == {"matched": 0, "stripe_payouts": 0, "payouts": 1, "unmatched": 0}
+    [line] = lines_of(app).values()
+    assert (line.status, line.match_kind, line.end_to_end_id) == (LineStatus.MATCHED, MatchKind.PREMIUM_PAYOUT, e2e)
+    with reading(app) as shared:
+        assert shared.get(PayoutItem, item.id).status is ItemStatus.CONFIRMED
+        assert balance(shared, chart.BANK) == -7600 and trial_balance(shared).total == 0
+
+    # Anna's bank sends it back (account closed): a credit with the reason code and her end-to-end id.
+    returned = camt("NVSI-2026-07-09", "2026-07-09", entry(
+        "20260709-0001", "CRDT", "76.00", "2026-07-09",
+        f'<Refs><EndToEndId>{e2e}</EndToEndId></Refs><AmtDtls><TxAmt><Amt Ccy="EUR">76.00</Amt></TxAmt></AmtDtls>'
+        '<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf>'))
+    assert upload(client, token, returned).get_json()["matching"]["payouts"] == 1
+    with reading(app) as shared:
+        assert shared.get(PayoutItem, item.id).status is ItemStatus.RETURNED
+        back = shared.scalars(sa.select(BankLine).where(BankLine.return_reason == "AC04")).one()
+        assert (back.status, back.match_kind) == (LineStatus.MATCHED, MatchKind.PREMIUM_PAYOUT)
+        assert balance(shared, chart.BANK) == 0 and trial_balance(shared).total == 0
+    assert upload(client, token, returned).get_json()["already_imported"] is True

@@ -55,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     from nvsi.members import views as members_views
     from nvsi.onboarding import views as onboarding_views
     from nvsi.payments import views as bank_views
+    from nvsi.payouts import views as payouts_views
     from nvsi.rules import views as rules_views
     from nvsi.settlement import views as settlement_views
     from nvsi.tenancy import web as tenancy_web
@@ -84,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(audit_views.bp)
     app.register_blueprint(onboarding_views.bp)
     app.register_blueprint(bank_views.bp)
+    app.register_blueprint(payouts_views.bp)
     app.register_blueprint(member_users_bp)
     openapi.init_app(app)
     register_cli(app)

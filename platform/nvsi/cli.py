@@ -12,6 +12,8 @@
     nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
     nvsi onboarding provision-pending   resume the provisioning of approved members (CronJob)
     nvsi settlements settle      settle a half year of every municipality (--period 2026-H1)
+    nvsi premiums payout         the SEPA premium payout of the payment moment due (--moment 2026-H2)
+    nvsi payouts list|confirm|reject   premium payout batches; payments confirmed or rejected by hand
     nvsi bank import FILE        read a camt.053 statement of the NVSI account, match its lines
     nvsi invoices dunning        reminders for overdue invoices, every tenant (--today D)
     nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
@@ -183,6 +185,10 @@ def register_cli(app) -> None:
     from tenants.payments.cli import dunning_command
 
     invoices_group.add_command(dunning_command)
+    from nvsi.payouts.cli import payout_command, payouts_group
+
+    premiums_group.add_command(payout_command)
+    app.cli.add_command(payouts_group)
 
 
 def _create_app():

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("entry_key", sa.String(160), nullable=False),
         sa.Column("account_servicer_ref", sa.String(140), nullable=True),
         sa.Column("end_to_end_id", sa.String(140), nullable=True),
+        sa.Column("payment_info_id", sa.String(140), nullable=True),
         sa.Column("direction", sa.Enum("credit", "debit", name="bank_line_direction", native_enum=False,
                                        create_constraint=True, length=10), nullable=False),
         sa.Column("reversal", sa.Boolean(), nullable=False),

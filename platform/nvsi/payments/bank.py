@@ -79,6 +79,7 @@ REVIEW_REASONS = {
     "not_an_invoice": N_("Het kenmerk hoort bij een creditnota."),
     "debit": N_("Uitgaande betaling: niet automatisch te verwerken."),
     "payout_return": N_("Terugboeking van een uitbetaling: niet automatisch te verwerken."),
+    "payout_duplicate": N_("Deze premie-uitbetaling is al door een andere regel verwerkt."),
     "booking_failed": N_("Boeken lukte niet; controleer en letter met de hand af."),
     "not_booked": N_("De bank heeft dit bedrag nog niet geboekt."),
 }
@@ -111,6 +112,7 @@ class ParsedLine:
     entry_key: str
     account_servicer_ref: str | None
     end_to_end_id: str | None
+    payment_info_id: str | None
     direction: Direction
     reversal: bool
     amount_cents: int
@@ -314,6 +316,8 @@ def _parse_lines(parser, stmt, ns: dict, label: str, problems: _Problems) -> lis
                 position=len(lines) + 1, entry_key=base if len(rows) == 1 else f"{base}/{sub}",
                 account_servicer_ref=(row.get("TransactionID") or "")[:140] or None,
                 end_to_end_id=(row.get("EndToEndId") or "")[:140] or None,
+                payment_info_id=((_text(detail, "Refs/PmtInfId", ns) if detail is not None else None)
+                                 or _text(entry, "NtryDtls/Btch/PmtInfId", ns) or "")[:140] or None,
                 direction=direction, reversal=(row.get("ReversalIndicator") or "").lower() == "true",
                 amount_cents=cents, currency=currency, booking_date=booked_on, value_date=_date(row.get("ValueDate")),
                 bank_transaction_code=code and code[:40],
@@ -392,6 +396,7 @@ def store(session: Session, content: bytes, file_name: str, statements: list[Par
                 session.add_all(BankLine(
                     statement_id=statement.id, position=line.position, entry_key=line.entry_key,
                     account_servicer_ref=line.account_servicer_ref, end_to_end_id=line.end_to_end_id,
+                    payment_info_id=line.payment_info_id,
                     direction=line.direction, reversal=line.reversal, amount_cents=line.amount_cents,
                     currency=line.currency, booking_date=line.booking_date, value_date=line.value_date,
                     bank_transaction_code=line.bank_transaction_code, return_reason=line.return_reason,
@@ -597,13 +602,15 @@ def match_new_lines(db, statement_ids: list[int], router=None) -> MatchSummary:
                                      .order_by(BankLine.statement_id, BankLine.position)))
         prefixes = tenant_prefixes(listing)
         work = [(line.id, line.direction, line.return_reason, _is_stripe_payout(line),
-                 candidates(references_in(line), prefixes)) for line in lines]
+                 candidates(references_in(line), prefixes),
+                 (line.end_to_end_id or "").upper() not in ("", "NOTPROVIDED")) for line in lines]
     finally:
         listing.close()
     outgoing, queue = [], {}
-    for line_id, direction, return_reason, stripe, pairs in work:
+    for line_id, direction, return_reason, stripe, pairs, end_to_end in work:
         if direction is Direction.DEBIT or return_reason:
             outgoing.append(line_id)
+            queue[line_id] = "debit" if direction is Direction.DEBIT else "payout_return"
         elif stripe:
             if _book_stripe_payout(db, router, line_id):
                 summary.stripe_payouts += 1
@@ -611,6 +618,8 @@ def match_new_lines(db, statement_ids: list[int], router=None) -> MatchSummary:
                 queue[line_id] = "booking_failed"
         elif not pairs:
             queue[line_id] = "no_reference"
+            if end_to_end:
+                outgoing.append(line_id)  # perhaps a premium payout coming back without a reason code
         else:
             reason = _try_invoice(db, router, line_id, pairs)
             if reason is None:
@@ -660,34 +669,41 @@ def _book_stripe_payout(db, router, line_id: int) -> bool:
 
 
 def _hand_to_payouts(db, router, line_ids: list[int], queue: dict[int, str]) -> int:
-    """Give debits and returns to the premium payouts; what they do not confirm goes to the
-    review queue. Returns how many they confirmed."""
+    """Offer debits and returns to the premium payouts
+    (:func:`nvsi.payouts.services.confirm_from_statement`, in the same transaction as marking
+    the lines); a line they confirm, reject or return is matched, the others stay queued with
+    their reason. Returns how many were theirs."""
     confirm = _payout_confirmer()
-    confirmed: set[int] = set()
-    if confirm is not None:
-        session = RoutingSession(db, router=router)
-        try:
-            lines = list(session.scalars(sa.select(BankLine).where(BankLine.id.in_(line_ids))
-                                         .order_by(BankLine.id).with_for_update()))
-            lines = [line for line in lines if line.status is LineStatus.NEW]
-            handled = confirm(session, lines) or []
-            handled_ids = {getattr(item, "id", item) for item in handled}
-            for line in lines:
-                if line.id in handled_ids or line.status is LineStatus.MATCHED:
-                    line.status, line.match_kind = LineStatus.MATCHED, MatchKind.PREMIUM_PAYOUT
-                    line.resolved_at = line.resolved_at or utcnow()
-                    confirmed.add(line.id)
-            session.commit()
-        except Exception:  # noqa: BLE001 - the payouts' failure must not lose the statement's lines
-            session.rollback()
-            log.exception("premium payouts could not confirm statement lines")
-            confirmed = set()
-        finally:
-            session.close()
-    for line_id in line_ids:
-        if line_id not in confirmed:
-            queue[line_id] = "debit"
-    return len(confirmed)
+    if confirm is None:
+        return 0
+    from nvsi.payouts.services import StatementLine
+
+    session = RoutingSession(db, router=router)
+    try:
+        lines = [line for line in session.scalars(sa.select(BankLine).where(BankLine.id.in_(line_ids))
+                                                  .order_by(BankLine.id).with_for_update())
+                 if line.status is LineStatus.NEW]
+        outcomes = confirm(session, [StatementLine(
+            ref=payment_ref_for(line), direction=line.direction.value, amount_cents=line.amount_cents,
+            booking_date=line.booking_date, end_to_end_id=line.end_to_end_id, payment_info_id=line.payment_info_id,
+            return_reason=line.return_reason, remittance_info=line.remittance_info) for line in lines])
+        theirs = 0
+        for line, outcome in zip(lines, outcomes, strict=True):
+            if outcome.matched:
+                line.status, line.match_kind, line.review_reason = LineStatus.MATCHED, MatchKind.PREMIUM_PAYOUT, None
+                line.resolved_at = utcnow()
+                queue.pop(line.id, None)
+                theirs += 1
+            elif outcome.outcome == "duplicate":
+                queue[line.id] = "payout_duplicate"
+        session.commit()
+        return theirs
+    except Exception:  # noqa: BLE001 - the payouts' failure must not lose the statement's lines
+        session.rollback()
+        log.exception("premium payouts could not apply statement lines")
+        return 0
+    finally:
+        session.close()
 
 
 # -- the review queue -------------------------------------------------------------------------------

@@ -108,6 +108,8 @@ class BankLine(SharedBase):
     #: The references as the bank gave them.
     account_servicer_ref: Mapped[str | None] = mapped_column(sa.String(140))
     end_to_end_id: Mapped[str | None] = mapped_column(sa.String(140))
+    #: The payment information id of our own transfer file (a premium payout batch booked as one).
+    payment_info_id: Mapped[str | None] = mapped_column(sa.String(140))
     #: See :class:`Direction`; a reversal (storno) is flagged.
     direction: Mapped[Direction] = mapped_column(_enum(Direction, "bank_line_direction", 10))
     reversal: Mapped[bool] = mapped_column(default=False)

@@ -45,6 +45,8 @@ class BankLineSchema(Schema):
     statement_id = fields.Integer()
     position = fields.Integer()
     entry_key = fields.String()
+    end_to_end_id = fields.String(allow_none=True)
+    payment_info_id = fields.String(allow_none=True)
     direction = fields.Function(lambda line: line.direction.value)
     reversal = fields.Boolean()
     amount_cents = fields.Integer()
