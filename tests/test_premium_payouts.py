@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from decimal import Decimal
 
 import pytest

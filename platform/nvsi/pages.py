@@ -59,7 +59,8 @@ def _navigation():
                      ("tenant.placements", _("Plaatsingen")), ("tenant.guidance", _("Begeleiding")),
                      ("tenant.reminders", _("Signalen")),
                      ("tenant.invoices", _("Facturen")), ("tenant.payments", _("Betalingen")),
-                     ("tenant.premiums", _("Premies")), ("tenant.go_no_go", _("Go/no-go")),
+                     ("tenant.premiums", _("Premies")), ("tenant.premium_payouts", _("Uitbetalingen")),
+                     ("tenant.go_no_go", _("Go/no-go")),
                      ("tenant.framework", _("Lokale kaders"))]
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.framework_setup", _("Kaders inrichten")))
@@ -77,6 +78,7 @@ def _navigation():
             if current_user.role in (Role.NVSI_ADMIN, Role.BACKOFFICE):
                 pages.append(("settlement.index", _("Afrekeningen")))
                 pages.append(("bank.index", _("Bank")))
+                pages.append(("payouts.index", _("Premie-uitbetalingen")))
             if current_user.role is Role.NVSI_ADMIN:
                 pages.append(("ledger.trial_balance", _("Grootboek")))
         return [(url_for(endpoint), label, request.endpoint == endpoint)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,8 +47,8 @@ from nvsi.payouts.models import COMMITTED, BatchStatus, ItemStatus, PayoutBatch,
 from nvsi.payouts.moments import Moment
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.models import Tenant, TenantStatus
-from nvsi.tenancy.routing import TENANT_KEY, RoutingSession, TenantRef, for_each_tenant
 from nvsi.tenancy.naming import slug_for_schema
+from nvsi.tenancy.routing import TENANT_KEY, RoutingSession, TenantRef, for_each_tenant
 
 log = logging.getLogger(__name__)
 
@@ -694,6 +695,9 @@ def reject_by_hand(session: Session, item: PayoutItem, booked_on: dt.date | None
     if not 3 <= len(note) <= 500:
         problems.append(violation("note_required", "note", None, None,
                                   "Schrijf een toelichting (3 tot 500 tekens), bijvoorbeeld wat de bank meldde."))
+    if reason is not None and not re.fullmatch(r"[A-Z0-9]{4}", reason):
+        problems.append(violation("reason_format", "reason", None, None,
+                                  "Een redencode heeft vier hoofdletters of cijfers, bijvoorbeeld AC04."))
     if item.status not in (ItemStatus.PENDING, ItemStatus.CONFIRMED):
         problems.append(violation("item_not_open", None, None, None,
                                   "Deze betaling is al geweigerd of teruggeboekt, of stond niet in het bestand."))
@@ -854,3 +858,22 @@ def skip_reason_label(reason: str | None) -> str:
         "iban_invalid": _("IBAN ongeldig"),
         "iban_outside_sepa": _("IBAN buiten het SEPA-gebied"),
     }.get(reason or "", reason or "")
+
+
+def unpayable(session: Session, tenant: TenantRef) -> list[PlannedItem]:
+    """In the municipality's session: candidates who are owed premium now but could not be paid
+    at a moment (IBAN missing, invalid or outside SEPA), for the municipality to fix."""
+    from tenants.candidates.models import Candidate
+    from tenants.premiums.services import payable_by_candidate
+
+    owed = {c: cents for c, cents in payable_by_candidate(session).items() if cents > 0}
+    if not owed:
+        return []
+    found = []
+    for id_, first, last, iban in session.execute(
+            sa.select(Candidate.id, Candidate.first_name, Candidate.last_name, Candidate.iban)
+            .where(Candidate.id.in_(list(owed))).order_by(Candidate.last_name, Candidate.first_name, Candidate.id)):
+        _valid, reason = validated_iban(iban)
+        if reason:
+            found.append(PlannedItem(tenant, id_, f"{first} {last}".strip(), None, owed[id_], reason))
+    return found
