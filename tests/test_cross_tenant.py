@@ -156,6 +156,8 @@ CASES = {
     "tenant_api.api_travel_costs": ("GET", None, None, None),
     "tenant_api.api_create_travel_cost": ("POST", None, None, lambda ids: {
         "placement_id": ids["placement_id"], "cost_date": "2026-01-06", "amount": "12.50", "description": "OV"}),
+    "tenant.premium_payouts": ("GET", None, None, None),
+    "tenant_api.api_premium_payouts": ("GET", None, None, None),
     "tenant.go_no_go": ("GET", None, None, None),
     "tenant_api.api_go_no_go": ("GET", None, None, None),
     "tenant.welfare_exits": ("POST", None, lambda ids: {
