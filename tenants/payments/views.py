@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import render_template, request
+from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 
@@ -18,14 +19,24 @@ from nvsi.auth.access import roles_required
 from nvsi.auth.models import Role
 from nvsi.extensions import db
 from nvsi.schemas import PageArgs
-from tenants.invoicing.views import STATUS_LABELS, euros
+from tenants.invoicing.documents import cents_to_decimal
+from tenants.invoicing.models import PaymentStatus
 from tenants.payments import dunning
 
 #: Who sees a municipality's payments (as its invoices).
 READERS = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_STAFF, Role.BACKOFFICE)
 
+STATUS_LABELS = {
+    PaymentStatus.OPEN: _l("open"), PaymentStatus.PARTIALLY_PAID: _l("deels betaald"),
+    PaymentStatus.PAID: _l("betaald"), PaymentStatus.CREDITED: _l("gecrediteerd"),
+}
 METHOD_LABELS = {"stripe": _l("iDEAL of kaart (Stripe)"), "bank_transfer": _l("bankoverschrijving"),
                  "manual": _l("handmatig")}
+
+
+def euros(cents: int) -> str:
+    """``€ 565,55`` in the user's language (from cents, never through a float)."""
+    return format_currency(cents_to_decimal(cents), "EUR")
 
 
 def _today() -> dt.date:
