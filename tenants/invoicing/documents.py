@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session, selectinload
 
 from nvsi.db import ObjectNotFound
@@ -22,6 +23,14 @@ from tenants.invoicing.models import DocumentType, Invoice, PaymentStatus
 #: What a VAT category means on a Dutch invoice (UNCL5305 code -> text); an exempt or zero-rated
 #: supply must say why no VAT is charged (art. 35a lid 1 onder i Wet OB).
 VAT_CATEGORY_TEXT = {"S": "btw", "Z": "btw 0%", "E": "vrijgesteld van btw", "AE": "btw verlegd"}
+
+
+#: How a payment state and a document type read on the pages (one place for every page).
+STATUS_LABELS = {
+    PaymentStatus.OPEN: _l("openstaand"), PaymentStatus.PARTIALLY_PAID: _l("deels betaald"),
+    PaymentStatus.PAID: _l("betaald"), PaymentStatus.CREDITED: _l("gecrediteerd"),
+}
+TYPE_LABELS = {DocumentType.INVOICE: _l("Factuur"), DocumentType.CREDIT_NOTE: _l("Creditnota")}
 
 
 class InvoiceNotFound(ObjectNotFound):

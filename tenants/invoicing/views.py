@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from flask import g, make_response, render_template, request
 from flask_babel import format_currency
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from nvsi.api import page_size
@@ -19,6 +18,7 @@ from nvsi.auth.models import Role
 from nvsi.extensions import db
 from nvsi.schemas import ordered_errors
 from tenants.invoicing import documents
+from tenants.invoicing.documents import STATUS_LABELS, TYPE_LABELS
 from tenants.invoicing.models import DocumentType, PaymentStatus
 from tenants.invoicing.pdf import format_iban, render_invoice_pdf
 from tenants.invoicing.schemas import InvoiceListArgs, InvoicePageSchema, dump_invoice
@@ -27,11 +27,6 @@ from tenants.invoicing.ubl import render_invoice_ubl
 #: Who sees a municipality's invoices.
 READERS = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_STAFF, Role.BACKOFFICE)
 
-STATUS_LABELS = {
-    PaymentStatus.OPEN: _l("open"), PaymentStatus.PARTIALLY_PAID: _l("deels betaald"),
-    PaymentStatus.PAID: _l("betaald"), PaymentStatus.CREDITED: _l("gecrediteerd"),
-}
-TYPE_LABELS = {DocumentType.INVOICE: _l("Factuur"), DocumentType.CREDIT_NOTE: _l("Creditnota")}
 
 
 def euros(cents: int) -> str:

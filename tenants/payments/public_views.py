@@ -14,13 +14,12 @@ import logging
 from flask import Blueprint, abort, current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from flask_babel import format_currency
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from nvsi.errors import problem
 from nvsi.extensions import csrf, db
 from nvsi.tenancy.routing import bind_tenant
 from tenants.invoicing import documents
-from tenants.invoicing.models import PaymentStatus
+from tenants.invoicing.documents import STATUS_LABELS
 from tenants.invoicing.pdf import format_iban, render_invoice_pdf
 from tenants.invoicing.ubl import render_invoice_ubl
 from tenants.payments import online, webhooks
@@ -29,10 +28,6 @@ from tenants.payments.stripe_gateway import GatewayError, InvalidWebhook, gatewa
 
 log = logging.getLogger(__name__)
 
-STATUS_LABELS = {
-    PaymentStatus.OPEN: _l("open"), PaymentStatus.PARTIALLY_PAID: _l("deels betaald"),
-    PaymentStatus.PAID: _l("betaald"), PaymentStatus.CREDITED: _l("gecrediteerd"),
-}
 
 pay = Blueprint("pay", __name__)
 stripe_webhook = Blueprint("stripe_webhook", __name__)
