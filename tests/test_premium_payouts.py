@@ -28,13 +28,15 @@ from nvsi.payouts import services as payouts
 from nvsi.payouts.models import BatchStatus, ItemStatus, PayoutBatch, PayoutItem
 from nvsi.payouts.moments import Moment
 from nvsi.payouts.services import StatementLine
+from nvsi.tenancy.routing import TenantRef
 from tenants.premiums import services as premiums
 from tenants.premiums.models import PremiumFlag
-from tests import factories
+from tests import factories, support
 from tests.factories import ALPHA
 from tests.test_premiums import approved, days
 
 H1, H2 = Moment(2026, 1), Moment(2026, 2)
+BETA = TenantRef(id=2, slug="beta", name="Gemeente Beta", schema="t_beta")
 JULY_1 = dt.date(2026, 7, 1)
 JAN_4 = dt.date(2027, 1, 4)
 IBAN_ANNA = "NL44RABO0123456789"
@@ -496,3 +498,197 @@ def test_decimal_hours_are_paid_to_the_cent(ctx, alpha):
     assert result.total_cents == 1516
     assert text(validate(the_file(ctx, result.batch_id)), ".//p:InstdAmt") == ["15.16"]
     assert Decimal(text(validate(the_file(ctx, result.batch_id)), ".//p:GrpHdr/p:CtrlSum")[0]) == Decimal("15.16")
+
+
+# -- pages and API -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def on_july_1(monkeypatch):
+    from nvsi.payouts import views
+
+    monkeypatch.setattr(views, "_today", lambda: JULY_1)
+
+
+@pytest.fixture
+def payable(alpha):
+    """Anna (EUR 76.00, valid IBAN) and Bram (EUR 10.00, no IBAN) in alpha, accrued by February."""
+    anna = worked(alpha, WEEK_OF_38)
+    bram = worked(alpha, [(dt.date(2026, 2, 3), "5")], iban=None, first_name="Bram")
+    accrue(alpha, dt.date(2026, 2, 28))
+    return anna, bram
+
+
+def test_an_administrator_previews_generates_and_downloads_the_file(client, login, payable, on_july_1):
+    login("admin@nvsi.test")
+    index = client.get("/admin/payouts")
+    assert index.status_code == 200 and 'value="2026-H1"' in index.get_data(as_text=True)  # the moment due
+
+    preview = client.get("/admin/payouts/preview?moment=2026-H1")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and preview.headers["Cache-Control"] == "no-store"
+    assert "Gemeente Alfa" in page and "76,00" in page and "Bram Jansen" in page and "geen IBAN bekend" in page
+    assert IBAN_ANNA not in page
+
+    token = support.csrf_token(page)
+    made = client.post("/admin/payouts", data={"moment": "2026-H1", "execution_date": "2026-07-01",
+                                               "csrf_token": token})
+    assert made.status_code == 302
+    batch_url = made.headers["Location"]
+    page = client.get(batch_url).get_data(as_text=True)
+    assert "Anna Jansen" in page and "••••6789" in page and IBAN_ANNA not in page
+    assert "76,00" in page and "overgeslagen: geen IBAN bekend" in page
+
+    download = client.get(batch_url + "/file")
+    assert download.status_code == 200 and download.headers["Cache-Control"] == "no-store"
+    assert download.headers["Content-Type"].startswith("application/xml")
+    assert 'filename="premies-2026-H1.xml"' in download.headers["Content-Disposition"]
+    validate(download.data)
+    again = client.post("/admin/payouts", data={"moment": "2026-H1", "execution_date": "", "csrf_token": token})
+    assert again.status_code == 302 and again.headers["Location"] == batch_url
+    assert "al aangemaakt" in client.get(batch_url).get_data(as_text=True)
+
+
+def test_the_download_is_audited(client, login, payable, on_july_1, shared_session):
+    token = login("backoffice@nvsi.test")
+    made = client.post("/api/v1/payouts", json={"moment": "2026-H1"}, headers={"X-CSRFToken": token})
+    assert made.status_code == 201
+    assert client.get(f"/api/v1/payouts/{made.json['id']}/file").status_code == 200
+    [event] = shared_session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "payouts.download")).all()
+    assert event.actor_label == "backoffice@nvsi.test" and event.changes["file_sha256"] == made.json["file_sha256"]
+
+
+def test_the_pages_name_what_is_wrong_and_keep_what_was_typed(client, login, payable, on_july_1):
+    login("backoffice@nvsi.test")
+    bad = client.get("/admin/payouts/preview?moment=2026-H9&execution_date=1-7-2026")
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'href="#moment"' in page and 'href="#execution_date"' in page
+    assert 'value="2026-H9"' in page and 'value="1-7-2026"' in page and 'aria-invalid="true"' in page
+    early = client.get("/admin/payouts/preview?moment=2026-H2")
+    assert early.status_code == 422 and "31-12-2026" in early.get_data(as_text=True)
+    assert "aanmaken</button>" not in early.get_data(as_text=True)
+
+
+def test_confirm_and_reject_by_hand_on_the_pages(client, login, payable, on_july_1, shared_session):
+    token = login("backoffice@nvsi.test")
+    made = client.post("/api/v1/payouts", json={"moment": "2026-H1"}, headers={"X-CSRFToken": token})
+    item_id = shared_session.scalar(sa.select(PayoutItem.id).where(PayoutItem.status == ItemStatus.PENDING))
+    shared_session.rollback()
+    page = client.get(f"/admin/payouts/items/{item_id}")
+    assert page.status_code == 200 and "Anna Jansen" in page.get_data(as_text=True)
+
+    refused = client.post(f"/admin/payouts/items/{item_id}/reject",
+                          data={"reason": "AC04", "note": "", "booked_on": "", "csrf_token": token})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'href="#note"' in page and '<option value="AC04" selected>' in page
+    done = client.post(f"/admin/payouts/items/{item_id}/reject",
+                       data={"reason": "AC04", "note": "Rekening opgeheven.", "booked_on": "", "csrf_token": token})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/admin/payouts/{made.json['id']}")
+    again = client.post(f"/admin/payouts/items/{item_id}/confirm", data={"booked_on": "", "csrf_token": token})
+    assert again.status_code == 422  # no longer waiting for the bank
+    item = shared_session.get(PayoutItem, item_id)
+    assert (item.status, item.return_reason, item.voided_on) == (ItemStatus.REJECTED, "AC04", JULY_1)
+    assert shared_session.get(PayoutBatch, made.json["id"]).status is BatchStatus.REJECTED
+
+
+def test_the_api_generates_once_lists_items_masked_and_names_bad_input(client, login, payable, on_july_1):
+    token = login("admin@nvsi.test")
+    headers = {"X-CSRFToken": token}
+    preview = client.get("/api/v1/payouts/preview?moment=2026-H1")
+    assert preview.status_code == 200 and preview.json["generatable"] is True
+    assert (preview.json["item_count"], preview.json["total_cents"]) == (1, 7600)
+    assert [(s["name"], s["skip_reason"]) for s in preview.json["skipped"]] == [("Bram Jansen", "iban_missing")]
+
+    first = client.post("/api/v1/payouts", json={"moment": "2026-H1"}, headers=headers)
+    second = client.post("/api/v1/payouts", json={"moment": "2026-H1", "execution_date": "2026-07-03"},
+                         headers=headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json["id"] == second.json["id"] and first.json["execution_date"] == "2026-07-01"
+    assert first.headers["Location"].endswith(f"/api/v1/payouts/{first.json['id']}")
+
+    detail = client.get(f"/api/v1/payouts/{first.json['id']}")
+    assert detail.headers["Cache-Control"] == "no-store"
+    assert IBAN_ANNA not in detail.get_data(as_text=True)
+    assert [(i["creditor_name"], i["iban_masked"][-4:], i["amount_cents"], i["status"]) for i in detail.json["items"]] \
+        == [("Anna Jansen", "6789", 7600, "pending"), ("Bram Jansen", "", 1000, "skipped")]
+    only_alpha = client.get(f"/api/v1/payouts/{first.json['id']}?tenant=alpha&status=pending")
+    assert len(only_alpha.json["items"]) == 1
+
+    bad = client.post("/api/v1/payouts", json={"moment": "H1"}, headers=headers)
+    assert bad.status_code == 422 and list(bad.json["errors"]) == ["moment"]
+    early = client.post("/api/v1/payouts", json={"moment": "2026-H2"}, headers=headers)
+    assert early.status_code == 422 and early.json["violations"][0]["code"] == "moment_not_reached"
+    assert client.get(f"/api/v1/payouts/{first.json['id']}?status=lost").status_code == 422
+    assert client.get("/api/v1/payouts/999999").status_code == 404
+
+    item_id = detail.json["items"][0]["id"]
+    no_note = client.post(f"/api/v1/payouts/items/{item_id}/reject", json={"reason": "ac04", "note": "  "},
+                          headers=headers)
+    assert no_note.status_code == 422 and set(no_note.json["errors"]) == {"reason"}
+    no_note = client.post(f"/api/v1/payouts/items/{item_id}/reject", json={"note": " "}, headers=headers)
+    assert no_note.status_code == 422 and list(no_note.json["errors"]) == ["note"]
+    paid = client.post(f"/api/v1/payouts/items/{item_id}/confirm", json={"booked_on": "2026-07-01"}, headers=headers)
+    assert paid.status_code == 200 and paid.json["status"] == "confirmed" and paid.json["confirmed_on"] == "2026-07-01"
+    assert client.get(f"/api/v1/payouts/{first.json['id']}").json["status"] == "confirmed"
+    assert client.post(f"/api/v1/payouts/{first.json['id']}/sent", headers=headers).json["sent_at"]
+
+
+@pytest.mark.parametrize("user", ["admin@alpha.test", "staff@alpha.test"])
+def test_municipality_users_cannot_reach_the_batches(client, login, user):
+    token = login(user)
+    assert client.get("/admin/payouts").status_code == 403
+    assert client.get("/api/v1/payouts").status_code == 403
+    assert client.post("/api/v1/payouts", json={"moment": "2026-H1"}, headers={"X-CSRFToken": token}).status_code == 403
+
+
+def test_a_municipality_sees_its_own_payouts_and_whose_iban_to_fix(app, client, login, payable, on_july_1,
+                                                                   tenant_session):
+    beta = tenant_session("beta")
+    worked(beta, [(dt.date(2026, 2, 4), "3")], iban=IBAN_BRAM, first_name="Bèta", tenant=BETA)
+    accrue(beta, dt.date(2026, 2, 28), tenant=BETA)
+    with app.app_context():
+        payouts.generate(db, H1, today=JULY_1)
+
+    login("staff@alpha.test")
+    page = client.get("/g/alpha/premiums/payouts")
+    text_ = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "Anna Jansen" in text_ and "••••6789" in text_ and IBAN_ANNA not in text_
+    assert "Bram Jansen" in text_ and "geen IBAN bekend" in text_  # skipped, and still to fix
+    assert "Bèta" not in text_  # beta's candidate: never on alpha's page
+    api = client.get("/api/v1/g/alpha/premiums/payouts").json
+    assert [(i["creditor_name"], i["status"], i["tenant"]) for i in api["items"]] == [
+        ("Anna Jansen", "pending", "alpha"), ("Bram Jansen", "skipped", "alpha")]
+    assert [(u["name"], u["amount_cents"], u["skip_reason"]) for u in api["unpayable"]] == [
+        ("Bram Jansen", 1000, "iban_missing")]
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+def test_the_command_pays_the_moment_due_once(app, payable, shared_session):
+    runner = app.test_cli_runner()
+    nothing = runner.invoke(args=["premiums", "payout", "--today", "2026-08-20"])
+    assert nothing.exit_code == 0 and "no payment moment due" in nothing.output
+
+    first = runner.invoke(args=["premiums", "payout", "--today", "2026-07-01"])
+    assert first.exit_code == 0, first.output
+    assert "2026-H1: batch" in first.output and "generated: 1 payments, EUR 76.00; 1 skipped" in first.output
+    assert IBAN_ANNA not in first.output and "Anna" not in first.output
+    again = runner.invoke(args=["premiums", "payout", "--moment", "2026-H1", "--today", "2026-07-02"])
+    assert again.exit_code == 0 and "was generated before" in again.output
+    refused = runner.invoke(args=["premiums", "payout", "--moment", "2026-H2", "--today", "2026-07-02"])
+    assert refused.exit_code == 1 and "31-12-2026" in refused.output
+    assert runner.invoke(args=["premiums", "payout", "--moment", "2026-H3"]).exit_code == 2
+
+    listing = runner.invoke(args=["payouts", "list"])
+    assert "2026-H1\tgenerated\t1 payments\tEUR 76.00" in listing.output
+    item_id = shared_session.scalar(sa.select(PayoutItem.id).where(PayoutItem.status == ItemStatus.PENDING))
+    shared_session.rollback()
+    bad = runner.invoke(args=["payouts", "reject", str(item_id), "--note", "x"])
+    assert bad.exit_code == 1 and "3 to 500" in bad.output
+    rejected = runner.invoke(args=["payouts", "reject", str(item_id), "--note", "Rekening opgeheven", "--reason",
+                                   "ac04", "--booked-on", dt.date.today().isoformat()])
+    assert rejected.exit_code == 0 and "rejected, EUR 76.00 payable again" in rejected.output
+    assert runner.invoke(args=["payouts", "confirm", str(item_id)]).exit_code == 1
+    assert runner.invoke(args=["payouts", "confirm"]).exit_code == 2
