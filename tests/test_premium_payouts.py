@@ -666,24 +666,29 @@ def test_a_municipality_sees_its_own_payouts_and_whose_iban_to_fix(app, client, 
 # -- the command ---------------------------------------------------------------------------------
 
 
-def test_the_command_pays_the_moment_due_once(app, payable, shared_session):
+def test_the_command_accrues_and_pays_the_moment_due_once(app, payable, alpha, shared_session):
+    # Hours approved in March but not accrued yet: the command accrues them up to the moment first.
+    worked(alpha, [(dt.date(2026, 3, 2), "2")], iban=IBAN_BRAM, first_name="Cas")
+    alpha.commit()
     runner = app.test_cli_runner()
     nothing = runner.invoke(args=["premiums", "payout", "--today", "2026-08-20"])
     assert nothing.exit_code == 0 and "no payment moment due" in nothing.output
 
     first = runner.invoke(args=["premiums", "payout", "--today", "2026-07-01"])
     assert first.exit_code == 0, first.output
-    assert "2026-H1: batch" in first.output and "generated: 1 payments, EUR 76.00; 1 skipped" in first.output
+    assert "2026-H1: accrued up to 2026-06-30: EUR 4.00 new" in first.output
+    assert "2026-H1: batch" in first.output and "generated: 2 payments, EUR 80.00; 1 skipped" in first.output
     assert IBAN_ANNA not in first.output and "Anna" not in first.output
     again = runner.invoke(args=["premiums", "payout", "--moment", "2026-H1", "--today", "2026-07-02"])
-    assert again.exit_code == 0 and "was generated before" in again.output
+    assert again.exit_code == 0 and "was generated before" in again.output and "accrued" not in again.output
     refused = runner.invoke(args=["premiums", "payout", "--moment", "2026-H2", "--today", "2026-07-02"])
     assert refused.exit_code == 1 and "31-12-2026" in refused.output
     assert runner.invoke(args=["premiums", "payout", "--moment", "2026-H3"]).exit_code == 2
 
     listing = runner.invoke(args=["payouts", "list"])
-    assert "2026-H1\tgenerated\t1 payments\tEUR 76.00" in listing.output
-    item_id = shared_session.scalar(sa.select(PayoutItem.id).where(PayoutItem.status == ItemStatus.PENDING))
+    assert "2026-H1\tgenerated\t2 payments\tEUR 80.00" in listing.output
+    item_id = shared_session.scalar(sa.select(PayoutItem.id).where(PayoutItem.status == ItemStatus.PENDING,
+                                                                  PayoutItem.amount_cents == 7600))
     shared_session.rollback()
     bad = runner.invoke(args=["payouts", "reject", str(item_id), "--note", "x"])
     assert bad.exit_code == 1 and "3 to 500" in bad.output

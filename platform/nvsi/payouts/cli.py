@@ -7,8 +7,9 @@
     nvsi payouts reject ITEM --note "…"       a payment the bank refused or returned (--reason AC04)
 
 ``nvsi premiums payout`` runs daily: on a payment moment (30 June, 31 December; see
-``nvsi.payouts.moments``), or up to 14 days after it when a run was missed, it generates that
-moment's batch; a moment generated before changes nothing. Output carries moments, counts and
+``nvsi.payouts.moments``), or up to 14 days after it when a run was missed, it first accrues the
+premiums of approved hours up to the moment (as ``nvsi premiums accrue --up-to``; ``--no-accrue``
+skips that) and then generates that moment's batch; a moment generated before changes nothing. Output carries moments, counts and
 amounts only: never a name or an IBAN.
 """
 
@@ -50,21 +51,27 @@ def _moment(_ctx, _param, value: str | None) -> moments.Moment | None:
 @click.option("--execution-date", type=_DATE, default=None,
               help="Requested execution date (YYYY-MM-DD); default: the moment, or today when it passed.")
 @click.option("--today", type=_DATE, default=None, help="Run as on this day (YYYY-MM-DD); default: today.")
+@click.option("--accrue/--no-accrue", default=True,
+              help="First accrue the premiums of approved hours up to the moment (nvsi premiums accrue); default: yes.")
 @with_appcontext
 @track_job("premium_payouts")
-def payout_command(moment: moments.Moment | None, execution_date: dt.datetime | None, today: dt.datetime | None):
+def payout_command(moment: moments.Moment | None, execution_date: dt.datetime | None, today: dt.datetime | None,
+                   accrue: bool):
     """Generate the premium payout batch (SEPA pain.001) of a payment moment over every municipality."""
     day = today.date() if today else dt.date.today()
     listing = RoutingSession(db)
     try:
         moment = moment or moments.due_moment(listing, day)
         tenants = len(services.payable_tenants(listing))
+        done = moment is not None and services.batch_for_moment(listing, moment) is not None
     finally:
         listing.close()
     if moment is None:
         click.echo(f"{day.isoformat()}: no payment moment due (the moments are 30 June and 31 December "
                    f"as the rule set allows); nothing to do")
         return
+    if accrue and not done and day >= moment.day:
+        _accrue(moment, day)
     with tqdm(total=tenants, desc=f"payout {moment.label}", unit="tenant", file=sys.stderr, disable=None) as bar:
         try:
             result = services.generate(db, moment, execution_date.date() if execution_date else None, None,
@@ -83,6 +90,30 @@ def payout_command(moment: moments.Moment | None, execution_date: dt.datetime | 
     else:
         click.echo(f"{moment.label}: batch {result.batch_id} was generated before ({result.item_count} payments, "
                    f"{euros(result.total_cents)}); nothing changed")
+
+
+def _accrue(moment: moments.Moment, day: dt.date) -> None:
+    """Accrue every active municipality's approved hours up to the moment (idempotent; a
+    municipality whose accrual is refused is reported and paid what it accrued before)."""
+    from nvsi.ledger.services import PeriodClosed
+    from nvsi.tenancy.routing import for_each_tenant
+    from nvsi.tenancy.services import active_tenants
+    from tenants.premiums.services import accrue
+
+    listing = RoutingSession(db)
+    try:
+        tenants = active_tenants(listing)
+    finally:
+        listing.close()
+    accrued = 0
+    for tenant in tqdm(tenants, desc="accrue", unit="tenant", file=sys.stderr, disable=None):
+        try:
+            run = for_each_tenant(db, lambda session, t: accrue(session, t, moment.day, today=day),
+                                  tenants=[tenant])[tenant.slug]
+            accrued += run.accrued_cents
+        except PeriodClosed as exc:
+            click.echo(f"{tenant.slug}: premiums not accrued: {exc}", err=True)
+    click.echo(f"{moment.label}: accrued up to {moment.day.isoformat()}: {euros(accrued)} new")
 
 
 @click.group("payouts")
