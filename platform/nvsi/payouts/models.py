@@ -128,8 +128,9 @@ class PayoutItem(SharedBase):
     end_to_end_id: Mapped[str | None] = mapped_column(sa.String(35), unique=True)
     #: The candidate's name as in the file.
     creditor_name: Mapped[str] = mapped_column(sa.String(140))
-    #: The IBAN paid to (validated with schwifty), encrypted; None when skipped for a missing IBAN.
-    iban: Mapped[str | None] = mapped_column(Encrypted)
+    #: The IBAN paid to (validated with schwifty), encrypted; None when skipped. Loaded only when
+    #: asked for (decrypting is the costly part of reading thousands of items).
+    iban: Mapped[str | None] = mapped_column(Encrypted, deferred=True)
     #: Why it was skipped: ``iban_missing``, ``iban_invalid`` or ``iban_outside_sepa``.
     skip_reason: Mapped[str | None] = mapped_column(sa.String(30))
     #: The ledger transactions: pending (1600 → 1605, one per batch and municipality), the

