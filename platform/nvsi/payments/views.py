@@ -47,7 +47,10 @@ class _TooLarge(Exception):
 
 
 def _upload() -> tuple[bytes, str]:
-    """The uploaded file's bytes (read up to the limit) and name; a field error when missing."""
+    """The uploaded file's bytes (read up to the limit) and name; a field error when missing.
+    A request much larger than the limit is refused before its body is parsed."""
+    if request.content_length and request.content_length > bank.MAX_STATEMENT_BYTES + 64 * 1024:
+        raise _TooLarge()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError({"file": [_("Kies een camt.053-bestand (XML).")]})
