@@ -19,17 +19,12 @@ from nvsi.auth.access import roles_required
 from nvsi.auth.models import Role
 from nvsi.extensions import db
 from nvsi.schemas import PageArgs
-from tenants.invoicing.documents import cents_to_decimal
-from tenants.invoicing.models import PaymentStatus
+from tenants.invoicing.documents import STATUS_LABELS, cents_to_decimal
 from tenants.payments import dunning
 
 #: Who sees a municipality's payments (as its invoices).
 READERS = (Role.MUNICIPALITY_ADMIN, Role.MUNICIPALITY_STAFF, Role.BACKOFFICE)
 
-STATUS_LABELS = {
-    PaymentStatus.OPEN: _l("open"), PaymentStatus.PARTIALLY_PAID: _l("deels betaald"),
-    PaymentStatus.PAID: _l("betaald"), PaymentStatus.CREDITED: _l("gecrediteerd"),
-}
 METHOD_LABELS = {"stripe": _l("iDEAL of kaart (Stripe)"), "bank_transfer": _l("bankoverschrijving"),
                  "manual": _l("handmatig")}
 
