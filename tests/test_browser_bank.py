@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from nvsi.demo import DEMO_PASSWORD
 from nvsi.extensions import db
 from nvsi.tenancy.routing import tenant_session
 from nvsi.tenancy.services import get_tenant, tenant_ref
 from tests import invoice_helpers
-from nvsi.demo import DEMO_PASSWORD
 from tests.test_browser import browser, check_accessibility, complete_second_step, live_server, new_page  # noqa: F401
 
 pytestmark = pytest.mark.browser

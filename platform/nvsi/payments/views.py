@@ -27,7 +27,6 @@ from nvsi.payments.bank_schemas import (
     BankLineSchema,
     BankStatementDetailSchema,
     BankStatementPageSchema,
-    BankStatementSchema,
     IgnoreArgs,
     ImportResultSchema,
     LineListArgs,
