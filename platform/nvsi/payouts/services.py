@@ -680,7 +680,9 @@ def confirm_by_hand(session: Session, item: PayoutItem, booked_on: dt.date | Non
     if item.status is not ItemStatus.PENDING:
         raise PayoutRefused([violation("item_not_pending", None, None, None,
                                        "Deze betaling wacht niet (meer) op de bank: ze is al verwerkt.")])
-    confirm_items(session, [item], day, user_id=user_id, today=today)
+    if not confirm_items(session, [item], day, user_id=user_id, today=today):
+        raise PayoutRefused([violation("item_not_pending", None, None, None,
+                                       "Deze betaling wacht niet (meer) op de bank: ze is al verwerkt.")])
     return item
 
 
@@ -722,7 +724,9 @@ def reject_by_hand(session: Session, item: PayoutItem, booked_on: dt.date | None
         problems += exc.violations
     if problems:
         raise PayoutRefused(problems)
-    void_item(session, item, day, reason=reason or None, note=note, user_id=user_id, today=today)
+    if void_item(session, item, day, reason=reason or None, note=note, user_id=user_id, today=today) is None:
+        raise PayoutRefused([violation("item_not_open", None, None, None,
+                                       "Deze betaling is al geweigerd of teruggeboekt, of stond niet in het bestand.")])
     return item
 
 
@@ -815,6 +819,8 @@ def _apply(session: Session, line: StatementLine, today: dt.date) -> LineOutcome
             return LineOutcome(line.ref, "unmatched", item.batch_id, (item.id,), reason="amount_differs")
         done = void_item(session, item, line.booking_date, reason=(line.return_reason or None) and line.return_reason[:10],
                          ref=line.ref, today=today)
+        if done is None:  # settled by someone else since it was read
+            return LineOutcome(line.ref, "duplicate", item.batch_id, (item.id,), reason="voided_before")
         return LineOutcome(line.ref, "rejected" if done.status is ItemStatus.REJECTED else "returned",
                            item.batch_id, (item.id,))
     if line.direction != "debit":
@@ -826,7 +832,8 @@ def _apply(session: Session, line: StatementLine, today: dt.date) -> LineOutcome
             return LineOutcome(line.ref, "duplicate", item.batch_id, (item.id,), reason=f"item_{item.status.value}")
         if line.amount_cents != item.amount_cents:
             return LineOutcome(line.ref, "unmatched", item.batch_id, (item.id,), reason="amount_differs")
-        confirm_items(session, [item], line.booking_date, ref=line.ref, today=today)
+        if not confirm_items(session, [item], line.booking_date, ref=line.ref, today=today):
+            return LineOutcome(line.ref, "duplicate", item.batch_id, (item.id,), reason="item_settled")
         return LineOutcome(line.ref, "confirmed", item.batch_id, (item.id,))
     batch = _batch_of(session, line)
     if batch is None:
@@ -843,6 +850,8 @@ def _apply(session: Session, line: StatementLine, today: dt.date) -> LineOutcome
     if not pending:
         return LineOutcome(line.ref, "duplicate", batch.id, reason="batch_settled_before")
     done = confirm_items(session, pending, line.booking_date, ref=line.ref, today=today)
+    if not done:
+        return LineOutcome(line.ref, "duplicate", batch.id, reason="batch_settled_before")
     return LineOutcome(line.ref, "confirmed", batch.id, tuple(i.id for i in done))
 
 
