@@ -339,7 +339,7 @@ def preview(db, moment: Moment, execution_date: dt.date | None = None, *, today:
         _items(accrued, committed_cents(check), plan)
     finally:
         check.close()
-    if not plan.items and not any(v.code == "not_a_payment_moment" for v in plan.refusals):
+    if not plan.items and not any(v.field == "moment" for v in plan.refusals):
         plan.refusals.append(_nothing_to_pay(moment, len(plan.skipped)))
     return plan
 
