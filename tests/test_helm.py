@@ -27,6 +27,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import click
 import jsonschema
 import pytest
 import yaml
@@ -169,6 +170,7 @@ def check_pod(spec: dict, *, platform: bool = True) -> dict:
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert "emptyDir" in volumes["tmp"] and "emptyDir" in volumes["instance"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    mounts.pop("/archives", None)  # the archive claim, when one is named (its own test)
     assert mounts == {"/tmp": "tmp", INSTANCE_PATH: "instance"}
     env = {e["name"]: e for e in container.get("env") or [] if e["name"] != "TEMPLATED"}
     for name, entry in env.items():
@@ -247,7 +249,7 @@ def test_helm_renders_the_production_example():
     kinds = by_kind(docs)
     assert kinds["HorizontalPodAutoscaler"][0]["spec"]["maxReplicas"] == 10
     assert {c["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][1]
-            for c in kinds["CronJob"]} == {"reminders", "invoices", "premiums"}
+            for c in kinds["CronJob"]} == {"reminders", "invoices", "premiums", "onboarding", "members"}
     config = kinds["ConfigMap"][0]["data"]
     assert config["NVSI_DATABASE_POOL_RECYCLE"] == "600" and config["GUNICORN_WORKERS"] == "3"
 
@@ -349,22 +351,39 @@ def test_no_secret_values_in_the_values_files():
                 assert re.fullmatch(r"[a-z0-9][-a-z0-9._]*|", value), f"secrets.{name}.{key} is not a name"
 
 
-def test_cronjobs_are_off_until_their_commands_exist():
+def test_cronjobs_are_off_by_default_and_run_commands_that_exist():
+    """Every CronJob names a real `nvsi` command, and is off until the operator has set up what it
+    needs (mail, the NVSI account, the archive volume), which its comment says."""
+    from nvsi.cli import main
+
     text = (CHART / "values.yaml").read_text(encoding="utf-8")
     jobs = values()["cronjobs"]
-    assert {name: job["command"] for name, job in jobs.items()} == {
-        "reminders": ["nvsi", "reminders", "send"],
-        "invoices": ["nvsi", "invoices", "run"],
-        "dunning": ["nvsi", "invoices", "dunning"],
-        "premiums": ["nvsi", "premiums", "payout"],
-    }
+    assert {"reminders", "invoices", "dunning", "premiums", "accrual", "onboarding", "archives"} <= set(jobs)
     for name, job in jobs.items():
         assert job["enabled"] is False
+        program, *path = job["command"]
+        assert program == "nvsi"
+        group = main
+        ctx = click.Context(main)
+        for word in path:
+            command = group.get_command(ctx, word)
+            assert command is not None, f"cronjobs.{name}: no command `{' '.join(job['command'])}`"
+            group = command
+        assert not isinstance(group, click.Group), f"cronjobs.{name}: `{' '.join(job['command'])}` is a group"
         block = text[text.index(f"  {name}:"):]
         comment = block.splitlines()[1]
         assert "Off by default" in comment and " ".join(job["command"]) in comment
-        if name not in ("reminders", "dunning", "premiums"):  # these exist; they need mail or the account set up
-            assert "arrives" in comment
+
+
+def test_the_archive_claim_is_mounted_and_named_in_the_config():
+    kinds = by_kind(helm_docs({"archives": {"existingClaim": "nvsi-archives"}}))
+    pod = kinds["Deployment"][0]["spec"]["template"]["spec"]
+    assert {"name": "archives", "persistentVolumeClaim": {"claimName": "nvsi-archives"}} in pod["volumes"]
+    assert {"name": "archives", "mountPath": "/archives"} in pod["containers"][0]["volumeMounts"]
+    assert kinds["ConfigMap"][0]["data"]["NVSI_OFFBOARDING_ARCHIVE_DIR"] == "/archives"
+    without = by_kind(helm_docs(None))
+    assert "NVSI_OFFBOARDING_ARCHIVE_DIR" not in without["ConfigMap"][0]["data"]
+    assert all(v["name"] != "archives" for v in without["Deployment"][0]["spec"]["template"]["spec"]["volumes"])
 
 
 def test_production_example_sets_what_many_schemas_need():

@@ -89,6 +89,11 @@ capabilities:
 - name: instance
   emptyDir:
     sizeLimit: 64Mi
+{{- if .Values.archives.existingClaim }}
+- name: archives
+  persistentVolumeClaim:
+    claimName: {{ .Values.archives.existingClaim }}
+{{- end }}
 {{- end }}
 
 {{- define "nvsi.volumeMounts" -}}
@@ -96,6 +101,10 @@ capabilities:
   mountPath: /tmp
 - name: instance
   mountPath: {{ include "nvsi.instancePath" . }}
+{{- if .Values.archives.existingClaim }}
+- name: archives
+  mountPath: /archives
+{{- end }}
 {{- end }}
 
 {{/*
@@ -108,6 +117,9 @@ lists are JSON (the app parses NVSI_* values as JSON where it can).
 NVSI_{{ $key }}: {{ kindIs "string" $value | ternary $value (toJson $value) | quote }}
 {{- end }}
 NVSI_INSTANCE_PATH: {{ include "nvsi.instancePath" . | quote }}
+{{- if .Values.archives.existingClaim }}
+NVSI_OFFBOARDING_ARCHIVE_DIR: "/archives"
+{{- end }}
 NVSI_METRICS_ENABLED: {{ .Values.metrics.enabled | toJson | quote }}
 GUNICORN_BIND: "0.0.0.0:8000"
 GUNICORN_METRICS_BIND: {{ ternary (printf "0.0.0.0:%v" .Values.metrics.port) "" .Values.metrics.enabled | quote }}
