@@ -9,6 +9,7 @@
     nvsi backup tenant SLUG      one tenant to a file (pg_dump -n t_<slug>); also `backup shared`
     nvsi restore tenant SLUG F   one tenant back from a file, into the same schema
     nvsi reminders send          the daily reminders (piepsysteem) of every tenant (--today D)
+    nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
     nvsi invoices run            the invoice run of every tenant (--period 2026-W10; default last week)
     nvsi onboarding provision-pending   resume the provisioning of approved members (CronJob)
     nvsi settlements settle      settle a half year of every municipality (--period 2026-H1)
@@ -16,7 +17,6 @@
     nvsi payouts list|confirm|reject   premium payout batches; payments confirmed or rejected by hand
     nvsi bank import FILE        read a camt.053 statement of the NVSI account, match its lines
     nvsi invoices dunning        reminders for overdue invoices, every tenant (--today D)
-    nvsi premiums accrue         premiums of approved hours, every tenant, up to the cap (--up-to D)
 """
 
 from __future__ import annotations
@@ -164,12 +164,12 @@ def register_cli(app) -> None:
     from tenants.reminders.cli import reminders_group
 
     app.cli.add_command(reminders_group)
-    from tenants.invoicing.cli import invoices_group
-
-    app.cli.add_command(invoices_group)
     from tenants.premiums.cli import premiums_group
 
     app.cli.add_command(premiums_group)
+    from tenants.invoicing.cli import invoices_group
+
+    app.cli.add_command(invoices_group)
     from nvsi.members.cli import members_group
 
     app.cli.add_command(members_group)

@@ -65,7 +65,6 @@ def _navigation():
             if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.framework_setup", _("Kaders inrichten")))
                 pages.append(("tenant.users", _("Gebruikers")))
-            if current_user.role is Role.MUNICIPALITY_ADMIN:
                 pages.append(("tenant.audit", _("Auditlog")))
             if current_user.role in (Role.MUNICIPALITY_ADMIN, Role.BACKOFFICE):
                 pages.append(("tenant.finance", _("Financiën")))
