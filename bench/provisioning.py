@@ -302,7 +302,7 @@ def bench_backend(backend: str, args) -> None:
                 db.engine.dispose()
     n = len(schemas)
     print(f"\n{backend} ({version})")
-    print(f"  provision one tenant (schema created and at head, default rows, active)")
+    print("  provision one tenant (schema created and at head, default rows, active)")
     print(f"    the first:                 {provisioned[0] * 1000:7.1f} ms")
     print(f"    each of {n}: {describe(provisioned)}; total {provision_wall:7.2f} s")
     tenth = max(1, n // 10)

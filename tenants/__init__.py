@@ -7,6 +7,8 @@ resolve and check the tenant before any view runs.
 
 def register_tenant_blueprints(pages, api) -> None:
     """Attach every tenant domain's views to the tenant blueprints."""
+    # The municipality's view of its candidates' premium payouts (the batches are shared-level).
+    from nvsi.payouts import views as payouts
     from tenants.assignments import views as assignments
     from tenants.audit import views as audit
     from tenants.candidates import views as candidates
@@ -25,8 +27,6 @@ def register_tenant_blueprints(pages, api) -> None:
     from tenants.reports import views as reports
     from tenants.timesheets import views as timesheets
     from tenants.users import views as users
-    # The municipality's view of its candidates' premium payouts (the batches are shared-level).
-    from nvsi.payouts import views as payouts
 
     for domain in (employers, frameworks, candidates, assignments, placements, documents, guidance, timesheets,
                    invoicing, payments, premiums, payouts, reports, reminders, dashboard, audit, users,

@@ -14,8 +14,8 @@ from lxml import etree
 from pypdf import PdfReader
 
 from tests import factories
-from tests.test_browser import browser, new_page  # noqa: F401  (fixtures)
 from tests import invoice_helpers as make
+from tests.test_browser import browser, new_page  # noqa: F401  (fixtures)
 from tests.test_invoice_documents import assert_valid_ubl
 
 

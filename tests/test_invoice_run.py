@@ -313,7 +313,7 @@ def committed_database(app, slugs=("aa", "bb")) -> dict[str, TenantRef]:
                 router.tenant_file("t_" + slug).touch()
             refs[slug] = tenancy.provision_tenant(db.session, router, slug)
         db.session.remove()
-        for slug, tenant in refs.items():
+        for tenant in refs.values():
             session = RoutingSession(db)
             bind_tenant(session, tenant.schema)
             employer = factories.employer(session)

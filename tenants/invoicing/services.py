@@ -41,8 +41,15 @@ from tenants.assignments.models import Assignment
 from tenants.candidates.models import Candidate
 from tenants.employers.models import Employer
 from tenants.frameworks.services import rules_for
-from tenants.invoicing.models import (DocumentType, EntryRole, Invoice, InvoicedEntry, InvoiceLine, InvoiceSeries,
-                                      PaymentStatus)
+from tenants.invoicing.models import (
+    DocumentType,
+    EntryRole,
+    Invoice,
+    InvoicedEntry,
+    InvoiceLine,
+    InvoiceSeries,
+    PaymentStatus,
+)
 from tenants.placements.models import Placement
 from tenants.timesheets.models import EntryStatus, TimesheetEntry
 from tenants.timesheets.services import counts
@@ -616,8 +623,8 @@ def run_all(db, period_start: dt.date, period_end: dt.date, issue_date: dt.date,
     invoices are e-mailed (``tenants.invoicing.delivery.send_pending``, when present, unless
     ``deliver`` is false). ``progress`` is called after each tenant. Returns the outcome per
     tenant slug."""
-    from nvsi.tenancy.services import active_tenants
     from nvsi.tenancy.routing import RoutingSession
+    from nvsi.tenancy.services import active_tenants
 
     if tenants is None:
         listing = RoutingSession(db, router=router)
