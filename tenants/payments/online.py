@@ -17,12 +17,13 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, url_for
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from nvsi.audit.services import record
 from nvsi.db import ObjectNotFound
+from nvsi.links import mail_link, signed_serializer
 from nvsi.tenancy.models import TenantStatus
 from nvsi.tenancy.naming import InvalidSlug, schema_for_slug
 from nvsi.tenancy.routing import TENANT_KEY, TenantRef
@@ -66,21 +67,8 @@ class AttemptNotFound(ObjectNotFound):
 # -- the pay link ----------------------------------------------------------------------------------
 
 
-class _ClockSigner(TimestampSigner):
-    """A timestamp signer with an optional fixed clock, so a link can be made "as of" a moment
-    (tests travel in time with it; production passes nothing)."""
-
-    def __init__(self, *args, now: dt.datetime | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._now = now
-
-    def get_timestamp(self) -> int:
-        return int(self._now.timestamp()) if self._now is not None else super().get_timestamp()
-
-
 def _serializer(now: dt.datetime | None = None) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT, signer=_ClockSigner,
-                                  signer_kwargs={"now": now})
+    return signed_serializer(LINK_SALT, now)
 
 
 def pay_token(tenant: TenantRef, invoice_id: int, now: dt.datetime | None = None) -> str:
@@ -91,11 +79,7 @@ def pay_token(tenant: TenantRef, invoice_id: int, now: dt.datetime | None = None
 def pay_link(tenant: TenantRef, invoice: Invoice, now: dt.datetime | None = None) -> str:
     """The absolute pay link of ``invoice``: on ``MAIL_LINK_BASE_URL`` when set (the invoice run
     mails from a job), else on the host of the current request."""
-    token = pay_token(tenant, invoice.id, now)
-    base = (current_app.config.get("MAIL_LINK_BASE_URL") or "").rstrip("/")
-    if base:
-        return base + current_app.url_map.bind("localhost").build("pay.show", {"token": token})
-    return url_for("pay.show", token=token, _external=True)
+    return mail_link("pay.show", token=pay_token(tenant, invoice.id, now))
 
 
 @dataclass(frozen=True)

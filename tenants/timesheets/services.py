@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import current_app, url_for
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, aliased
 
 from nvsi import mail
 from nvsi.db import ObjectNotFound, utcnow
+from nvsi.links import mail_link, signed_serializer
 from nvsi.rules.violations import RuleViolations, Violation, violation
 from nvsi.tenancy.models import TenantStatus
 from nvsi.tenancy.naming import InvalidSlug, schema_for_slug
@@ -281,21 +281,8 @@ def submit_hours(session: Session, tenant: TenantRef, placement: Placement, line
 # -- the approval link ------------------------------------------------------------------------------
 
 
-class _ClockSigner(TimestampSigner):
-    """itsdangerous' timestamp signer with an optional fixed clock, so a link can be signed and
-    checked "as of" a moment (tests travel in time with it; production passes nothing)."""
-
-    def __init__(self, *args, now: dt.datetime | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._now = now
-
-    def get_timestamp(self) -> int:
-        return int(self._now.timestamp()) if self._now is not None else super().get_timestamp()
-
-
 def _serializer(now: dt.datetime | None = None) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT, signer=_ClockSigner,
-                                  signer_kwargs={"now": now})
+    return signed_serializer(LINK_SALT, now)
 
 
 def approval_token(tenant: TenantRef, batch_id: int, now: dt.datetime | None = None) -> str:
@@ -307,11 +294,7 @@ def approval_link(tenant: TenantRef, batch: TimesheetBatch, now: dt.datetime | N
     """The employer's approval link for ``batch``: absolute, on ``MAIL_LINK_BASE_URL`` when set
     (so jobs can make links too), else on the host of the current request. A new link for the
     same submission is simply a newer signature."""
-    token = approval_token(tenant, batch.id, now)
-    base = (current_app.config.get("MAIL_LINK_BASE_URL") or "").rstrip("/")
-    if base:
-        return base + current_app.url_map.bind("localhost").build("timesheet_approval.show", {"token": token})
-    return url_for("timesheet_approval.show", token=token, _external=True)
+    return mail_link("timesheet_approval.show", token=approval_token(tenant, batch.id, now))
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import datetime as dt
 import hashlib
 import hmac
 
-from flask import current_app, has_request_context, url_for
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy.orm import Session
 
 from nvsi.auth.models import User
+from nvsi.links import mail_link, signed_serializer
 
 INVITATION = "nvsi.auth.invitation"
 PASSWORD_RESET = "nvsi.auth.password-reset"
@@ -30,22 +30,6 @@ class TokenExpired(InvalidToken):
     """The link is genuine and unused, but older than its lifetime."""
 
 
-class _ClockSigner(TimestampSigner):
-    """A timestamp signer whose clock can be fixed (tests travel in time with ``now``)."""
-
-    def __init__(self, *args, now: dt.datetime | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._now = now
-
-    def get_timestamp(self) -> int:
-        return int(self._now.timestamp()) if self._now is not None else super().get_timestamp()
-
-
-def _serializer(purpose: str, now: dt.datetime | None = None) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=purpose, signer=_ClockSigner,
-                                  signer_kwargs={"now": now})
-
-
 def fingerprint(user: User) -> str:
     """A short digest of the user's password hash: changes whenever the password does."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:24]
@@ -53,7 +37,7 @@ def fingerprint(user: User) -> str:
 
 def make_token(purpose: str, user: User, now: dt.datetime | None = None) -> str:
     """A signed token for ``user`` and ``purpose``, issued ``now`` (default: now)."""
-    return _serializer(purpose, now).dumps({"u": user.id, "f": fingerprint(user)})
+    return signed_serializer(purpose, now).dumps({"u": user.id, "f": fingerprint(user)})
 
 
 def read_token(session: Session, purpose: str, token: str, max_age: dt.timedelta,
@@ -61,7 +45,7 @@ def read_token(session: Session, purpose: str, token: str, max_age: dt.timedelta
     """The user a token of ``purpose`` was made for, if it is genuine, unused and not older than
     ``max_age``; :class:`TokenExpired` or :class:`InvalidToken` otherwise."""
     try:
-        payload = _serializer(purpose, now).loads(token, max_age=int(max_age.total_seconds()))
+        payload = signed_serializer(purpose, now).loads(token, max_age=int(max_age.total_seconds()))
     except SignatureExpired as exc:
         raise TokenExpired(purpose) from exc
     except (BadSignature, UnicodeError) as exc:
@@ -75,12 +59,5 @@ def read_token(session: Session, purpose: str, token: str, max_age: dt.timedelta
     return user
 
 
-def absolute_url(endpoint: str, **values) -> str:
-    """An absolute link for a mail: on ``MAIL_LINK_BASE_URL`` when set (so a job can make one),
-    else on the host of the current request."""
-    base = (current_app.config.get("MAIL_LINK_BASE_URL") or "").rstrip("/")
-    if base:
-        return base + current_app.url_map.bind("localhost").build(endpoint, values)
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    raise RuntimeError("set MAIL_LINK_BASE_URL to make links outside a request")
+#: An absolute link for a mail (see :func:`nvsi.links.mail_link`).
+absolute_url = mail_link

@@ -14,7 +14,7 @@ import logging
 import time
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -27,6 +27,7 @@ from nvsi import mail
 from nvsi.audit.services import record
 from nvsi.auth.models import User
 from nvsi.db import ObjectNotFound, savepoint, utcnow
+from nvsi.links import mail_link, signed_serializer
 from nvsi.onboarding.models import (
     OPEN_STATUSES,
     AgreementAcceptance,
@@ -265,7 +266,7 @@ def list_applications(session: Session, status: ApplicationStatus | None = None)
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=VERIFY_SALT)
+    return signed_serializer(VERIFY_SALT)
 
 
 def _address_print(email: str) -> str:
@@ -338,14 +339,8 @@ def confirm_email_by_admin(session: Session, application: MembershipApplication,
            changes={"verified_by": "admin"}, actor=admin)
 
 
-def link_for(endpoint: str, **values) -> str:
-    """An absolute link for a mail: on MAIL_LINK_BASE_URL when set, else on the request's host."""
-    base = (current_app.config.get("MAIL_LINK_BASE_URL") or "").rstrip("/")
-    if base:
-        return base + current_app.url_map.bind("localhost").build(endpoint, values)
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    raise RuntimeError("set MAIL_LINK_BASE_URL to make links outside a request")
+#: An absolute link for a mail (see :func:`nvsi.links.mail_link`).
+link_for = mail_link
 
 
 def send_verification(session: Session, application: MembershipApplication) -> bool:
