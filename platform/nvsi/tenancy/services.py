@@ -145,25 +145,31 @@ def provision_tenant(session: Session, router: Router, slug: str) -> TenantRef:
 
     Resumable: the registry row was committed first (state *provisioning*); this step creates
     the schema if it is missing, migrates it if it is behind, then activates the tenant. It
-    commits ``session``.
+    commits ``session``: first (whatever it holds, so no read stays open while other connections
+    build the schema), and again after the activation.
     """
     tenant = get_tenant(session, slug)
     if tenant is None:
         raise TenantError(f"tenant {slug!r} is not registered")
-    revision = migrate.tenant_revisions(router, [tenant.schema])[tenant.schema]
+    schema = tenant.schema
+    # End this session's read before other connections do the work: on SQLite a reader that
+    # stays open while another connection commits (and a third waits to ATTACH) deadlocks.
+    session.commit()
+    revision = migrate.tenant_revisions(router, [schema])[schema]
     if revision is None:
-        migrate.create_tenant_schema(router, tenant.schema)
+        migrate.create_tenant_schema(router, schema)
     elif revision != migrate.head("tenant"):
-        migrate.upgrade_tenant(router, tenant.schema)
-    router.forget(tenant.schema)
-    _initialise(router, tenant)
+        migrate.upgrade_tenant(router, schema)
+    router.forget(schema)
+    _initialise(router, schema)
+    tenant = get_tenant(session, slug)
     if tenant.status is TenantStatus.PROVISIONING:
         tenant.status = TenantStatus.ACTIVE
     session.commit()
     return tenant_ref(tenant)
 
 
-def _initialise(router: Router, tenant: Tenant) -> None:
+def _initialise(router: Router, schema: str) -> None:
     """The tenant's default rows (idempotent, so a resumed provisioning gets them too)."""
     from nvsi.extensions import db
     from nvsi.tenancy.routing import RoutingSession, bind_tenant
@@ -171,7 +177,7 @@ def _initialise(router: Router, tenant: Tenant) -> None:
 
     session = RoutingSession(db, router=router)
     try:
-        bind_tenant(session, tenant.schema)
+        bind_tenant(session, schema)
         initialise_tenant(session)
         session.commit()
     finally:
