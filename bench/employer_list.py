@@ -30,12 +30,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
+
+from scratch import pg_database, pg_reachable  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -243,34 +244,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def pg_reachable(admin_url: str) -> str | None:
-    """None when PostgreSQL answers, else the reason."""
-    import sqlalchemy as sa
 
-    try:
-        engine = sa.create_engine(admin_url, poolclass=sa.NullPool, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return str(exc).splitlines()[0]
-
-
-@contextmanager
-def pg_database(admin_url: str):
-    """A scratch database, dropped (connections closed first) on the way out."""
-    import sqlalchemy as sa
-
-    name = f"nvsi_bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        log(f"dropped database {name}")
 
 
 def sa_database(url: str) -> str:
@@ -335,7 +309,7 @@ def base_env() -> dict:
 
 def bench_backend(backend: str, args) -> list[PhaseResult]:
     with tempfile.TemporaryDirectory(prefix=f"nvsi-bench-{backend}-") as tmp, \
-            (pg_database(args.pg_admin_url) if backend == "postgresql" else _nothing()) as db_url:
+            (pg_database(args.pg_admin_url) if backend == "postgresql" else nullcontext()) as db_url:
         port = free_port()
         env = base_env() | {
             "NVSI_INSTANCE_PATH": str(Path(tmp) / "instance"),
@@ -385,11 +359,6 @@ def bench_backend(backend: str, args) -> list[PhaseResult]:
                 log(f"{backend}: {label} for {args.seconds}s x {args.concurrency} connections")
                 results.append(drive(port, path, headers, seconds=args.seconds, label=label, **common))
             return results
-
-
-@contextmanager
-def _nothing():
-    yield None
 
 
 # -- main ---------------------------------------------------------------------------------------

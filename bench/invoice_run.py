@@ -38,6 +38,8 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
+from scratch import create_database, drop_database  # bench/ is on sys.path when a script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 WEEK = (dt.date(2026, 3, 2), dt.date(2026, 3, 8))
@@ -60,25 +62,6 @@ def log(message: str) -> None:
 
 
 # -- the scratch database -------------------------------------------------------------------------
-
-
-def create_database(admin_url: str) -> str:
-    import sqlalchemy as sa
-
-    name = f"nvsi_bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    return sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.make_url(url).database
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def libpq(url: str) -> tuple[list[str], dict]:

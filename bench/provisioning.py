@@ -35,10 +35,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
+
+from scratch import pg_database, pg_reachable  # bench/ is on sys.path when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -123,39 +124,7 @@ def log(message: str) -> None:
 # -- the throwaway database -------------------------------------------------------------------------
 
 
-def pg_reachable(admin_url: str) -> str | None:
-    """None when PostgreSQL answers, else the reason."""
-    import sqlalchemy as sa
 
-    try:
-        engine = sa.create_engine(admin_url, poolclass=sa.NullPool, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return str(exc).splitlines()[0]
-
-
-@contextmanager
-def pg_database(admin_url: str):
-    """A scratch database, dropped (connections closed first) on the way out."""
-    import sqlalchemy as sa
-
-    name = f"nvsi_bench_{uuid.uuid4().hex[:10]}"
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        log(f"dropped database {name}")
-
-
-@contextmanager
-def _nothing():
-    yield None
 
 
 def make_app(instance: Path, db_url: str | None):
@@ -279,7 +248,7 @@ def bench_backend(backend: str, args) -> None:
     from nvsi import migrate
 
     with tempfile.TemporaryDirectory(prefix=f"nvsi-bench-prov-{backend}-") as tmp, \
-            (pg_database(args.pg_admin_url) if backend == "postgresql" else _nothing()) as db_url:
+            (pg_database(args.pg_admin_url) if backend == "postgresql" else nullcontext()) as db_url:
         scratch = Path(tmp)
         app = make_app(scratch / "instance", db_url)
         router = app.extensions["nvsi.router"]
